@@ -1,0 +1,120 @@
+"""The bytes of a log: the original's entry format, written whole and read one entry at a time.
+
+Writing is the original's writer: minimal size widths, stored key = key + slot byte, one
+CRC-32 per transaction. Reading is this project's stricter reader: `read_entry` answers
+only well-formed entries; which of them form valid transactions is recovery's business.
+"""
+
+import zlib
+
+from attrs import frozen
+
+from .records import (
+    MAX_STORED_KEY,
+    MAX_VALUE,
+    Commit,
+    Insert,
+    Log,
+    Record,
+    Remove,
+    Transaction,
+    Write,
+    is_well_formed,
+    transactions,
+)
+
+COMMIT_HEAD = b"\x01\x06"  # header: 1 value-size byte, no key; value size: 6
+COMMIT_LENGTH = 12  # head, 6 timestamp bytes, 4 CRC bytes
+CRC_LENGTH = 4
+
+
+def _little_endian(n: int, width: int) -> bytes:
+    return n.to_bytes(width, "little")
+
+
+def _width(n: int) -> int:
+    """The fewest bytes that hold n, and at least one."""
+    return max(1, (n.bit_length() + 7) // 8)
+
+
+def encode_write(record: Write) -> bytes:
+    """Header (bits 0-2 value-size width, bits 3-4 key-size width), sizes, key, value."""
+    stored_key = record.key + bytes([record.slot])
+    value = record.value if isinstance(record, Insert) else b""
+    key_width = _width(len(stored_key))
+    value_width = _width(len(value)) if isinstance(record, Insert) else 0  # a removal: none
+    return (
+        bytes([value_width | key_width << 3])
+        + _little_endian(len(stored_key), key_width)
+        + _little_endian(len(value), value_width)
+        + stored_key
+        + value
+    )
+
+
+def encode_transaction(transaction: Transaction) -> bytes:
+    """The writes, the commit entry, and the CRC of all of it but the CRC itself."""
+    covered = b"".join(map(encode_write, transaction.writes)) + COMMIT_HEAD
+    covered += _little_endian(transaction.commit.timestamp, 6)
+    return covered + _little_endian(zlib.crc32(covered), CRC_LENGTH)
+
+
+def encode_log(log: Log) -> bytes:
+    """The file the original would write for this log; ValueError if it is not well-formed."""
+    if not is_well_formed(log):
+        raise ValueError("not a well-formed log")
+    return b"".join(map(encode_transaction, transactions(log)))
+
+
+@frozen
+class Entry:
+    """A well-formed entry found in data[start:end]; a commit also has its stored CRC."""
+
+    start: int
+    end: int
+    record: Record
+    stored_crc: int = 0
+
+
+def read_entry(data: bytes, p: int) -> Entry | None:
+    """The well-formed entry at offset p, or None (malformed, or not all inside data)."""
+    if p >= len(data):
+        return None
+    header = data[p]
+    value_width, key_width, reserved = header & 0b111, header >> 3 & 0b11, header >> 5
+    if reserved != 0:
+        return None
+    if key_width == 0:
+        return _read_commit(data, p)
+    return _read_write(data, p, key_width, value_width)
+
+
+def _read_commit(data: bytes, p: int) -> Entry | None:
+    """Exactly header 0x01, size 0x06, 6 timestamp bytes, 4 CRC bytes."""
+    end = p + COMMIT_LENGTH
+    if data[p : p + 2] != COMMIT_HEAD or end > len(data):
+        return None
+    timestamp = int.from_bytes(data[p + 2 : end - CRC_LENGTH], "little")
+    stored_crc = int.from_bytes(data[end - CRC_LENGTH : end], "little")
+    return Entry(p, end, Commit(timestamp), stored_crc)
+
+
+def _read_write(data: bytes, p: int, key_width: int, value_width: int) -> Entry | None:
+    """1..3 key-size bytes, key size 1..MAX_STORED_KEY; then either 0 value-size bytes (a
+    removal) or 1..6 of them with value size 1..MAX_VALUE. Sizes may be read at any width."""
+    sizes_end = p + 1 + key_width + value_width
+    key_size = int.from_bytes(data[p + 1 : p + 1 + key_width], "little")
+    value_size = int.from_bytes(data[p + 1 + key_width : sizes_end], "little")
+    end = sizes_end + key_size + value_size
+    well_formed = (
+        1 <= key_size <= MAX_STORED_KEY
+        and (value_width == 0 or (value_width <= 6 and 1 <= value_size <= MAX_VALUE))
+        and end <= len(data)  # which also puts the size fields inside data
+    )
+    if not well_formed:
+        return None
+    stored_key = data[sizes_end : sizes_end + key_size]
+    key, slot = stored_key[:-1], stored_key[-1]
+    if value_width == 0:
+        return Entry(p, end, Remove(slot, key))
+    return Entry(p, end, Insert(slot, key, data[sizes_end + key_size : end]))

@@ -1,0 +1,32 @@
+"""Merge: the log rewritten to hold only the latest version of each key.
+
+Each committed transaction, in log order, keeps its writes that are the latest version of
+their key (removals included: a removed key keeps one removed version), in their order,
+under a commit with the same timestamp (the codec recomputes the CRC). A transaction
+left with no writes is dropped, except the last one, kept so that the latest commit
+timestamp survives.
+"""
+
+from .records import Log, Transaction, Write, transactions
+from .view import index
+
+
+def merge(log: Log) -> Log:
+    """The merged log: fewer records, the same reads (but one version per key)."""
+    latest = {key: versions[-1].position for key, versions in index(log).items()}
+
+    def kept(transaction: Transaction) -> tuple[Write, ...]:
+        return tuple(
+            w
+            for i, w in enumerate(transaction.writes)
+            if latest[(w.slot, w.key)] == transaction.start + i
+        )
+
+    survivors = tuple((kept(transaction), transaction.commit) for transaction in transactions(log))
+    last = len(survivors) - 1
+    return tuple(
+        record
+        for n, (writes, commit) in enumerate(survivors)
+        if writes or n == last
+        for record in (*writes, commit)
+    )

@@ -1,0 +1,56 @@
+"""A transaction's own state: which part of the log it sees, what it wrote, what it read.
+
+A snapshot sees the first `visible` records of the log: exactly the transactions
+committed before it began, whatever their timestamps. Every operation returns a new
+Snapshot; reads are pure queries (view.py), and the caller records them here.
+"""
+
+import attrs
+from attrs import frozen
+
+from .records import Log, Write, fits
+from .timestamps import next_timestamp
+
+
+@frozen
+class Snapshot:
+    visible: int  # it sees log[:visible]
+    start_timestamp: int
+    writes: tuple[Write, ...]  # one per (slot, key), in order of first write, last value
+    read_keys: frozenset[tuple[int, bytes]]
+    read_slots: frozenset[int]
+
+
+def begin(log: Log, now: int) -> Snapshot:
+    return Snapshot(len(log), next_timestamp(log, now), (), frozenset(), frozenset())
+
+
+def _same_key(a: Write, b: Write) -> bool:
+    return (a.slot, a.key) == (b.slot, b.key)
+
+
+def write(snapshot: Snapshot, record: Write) -> Snapshot:
+    """Buffer a write; a key written again keeps its first position and takes the last value.
+    ValueError (nothing buffered) if the record does not fit the format's limits."""
+    if not fits(record):
+        raise ValueError("the record does not fit: slot 0..255, stored key and value limits")
+    if any(_same_key(w, record) for w in snapshot.writes):
+        writes = tuple(record if _same_key(w, record) else w for w in snapshot.writes)
+    else:
+        writes = (*snapshot.writes, record)
+    return attrs.evolve(snapshot, writes=writes)
+
+
+def own_write(snapshot: Snapshot, slot: int, key: bytes) -> Write | None:
+    """The transaction's buffered write of this key, if any."""
+    return next((w for w in snapshot.writes if (w.slot, w.key) == (slot, key)), None)
+
+
+def note_read(snapshot: Snapshot, slot: int, key: bytes) -> Snapshot:
+    """Every read that names a key records it, found or not, written or not."""
+    return attrs.evolve(snapshot, read_keys=snapshot.read_keys | {(slot, key)})
+
+
+def note_listing(snapshot: Snapshot, slot: int) -> Snapshot:
+    """Listing the keys of a slot records the slot."""
+    return attrs.evolve(snapshot, read_slots=snapshot.read_slots | {slot})

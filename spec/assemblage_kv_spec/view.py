@@ -1,0 +1,106 @@
+"""What a transaction reads: versions derived from the log (never stored) plus its own writes.
+
+The index maps each (slot, key) to its committed versions, oldest first, each with the
+timestamp of its commit. A snapshot reads the index of the part of the log it sees, and
+a key it has written ends with one uncommitted version carrying its start timestamp.
+"""
+
+from collections.abc import Iterator, Mapping
+from itertools import groupby
+from operator import itemgetter
+from types import MappingProxyType
+from typing import TypeAlias
+
+from attrs import frozen
+
+from .records import Insert, Log, Remove, transactions
+from .snapshot import Snapshot, own_write
+from .timestamps import latest_timestamp
+
+Key: TypeAlias = tuple[int, bytes]  # (slot, encoded key)
+
+
+@frozen
+class SpecVersion:
+    timestamp: int
+    is_removed: bool
+    is_committed: bool
+    position: int  # index of the record in the log; -1 for the transaction's own write
+
+
+def _committed_versions(log: Log) -> Iterator[tuple[Key, SpecVersion]]:
+    """Every committed write as a version of its key, in log order."""
+    for transaction in transactions(log):
+        for i, w in enumerate(transaction.writes):
+            version = SpecVersion(
+                timestamp=transaction.commit.timestamp,
+                is_removed=isinstance(w, Remove),
+                is_committed=True,
+                position=transaction.start + i,
+            )
+            yield (w.slot, w.key), version
+
+
+def index(log: Log) -> Mapping[Key, tuple[SpecVersion, ...]]:
+    """(slot, key) -> its committed versions, oldest first."""
+    by_key = sorted(_committed_versions(log), key=itemgetter(0))  # stable: log order kept
+    grouped = groupby(by_key, key=itemgetter(0))
+    return MappingProxyType({key: tuple(v for _, v in group) for key, group in grouped})
+
+
+def versions(log: Log, snapshot: Snapshot, slot: int, key: bytes) -> tuple[SpecVersion, ...]:
+    """The visible committed versions, then one uncommitted version if the key was written."""
+    seen = log[: snapshot.visible]
+    committed = tuple(v for k, v in _committed_versions(seen) if k == (slot, key))
+    own = own_write(snapshot, slot, key)
+    if own is None:
+        return committed
+    uncommitted = SpecVersion(
+        timestamp=snapshot.start_timestamp,
+        is_removed=isinstance(own, Remove),
+        is_committed=False,
+        position=-1,
+    )
+    return (*committed, uncommitted)
+
+
+def _value(log: Log, snapshot: Snapshot, slot: int, key: bytes, v: SpecVersion) -> bytes | None:
+    """The value a version holds; None for a removal."""
+    record = log[v.position] if v.is_committed else own_write(snapshot, slot, key)
+    return record.value if isinstance(record, Insert) else None
+
+
+def get(log: Log, snapshot: Snapshot, slot: int, key: bytes) -> bytes | None:
+    """The value of the latest version; None if there is none or it is a removal."""
+    found = versions(log, snapshot, slot, key)
+    return _value(log, snapshot, slot, key, found[-1]) if found else None
+
+
+def get_unremoved(log: Log, snapshot: Snapshot, slot: int, key: bytes) -> bytes | None:
+    """The value of the latest version that is not a removal (what is in the trash)."""
+    kept = tuple(v for v in versions(log, snapshot, slot, key) if not v.is_removed)
+    return _value(log, snapshot, slot, key, kept[-1]) if kept else None
+
+
+def get_version(
+    log: Log, snapshot: Snapshot, slot: int, key: bytes, version: SpecVersion
+) -> bytes | None:
+    """The value of one of the key's versions; ValueError for any other version."""
+    if version not in versions(log, snapshot, slot, key):
+        raise ValueError("not a version of this key in this transaction")
+    return _value(log, snapshot, slot, key, version)
+
+
+def keys(log: Log, snapshot: Snapshot, slot: int) -> frozenset[bytes]:
+    """The keys of the slot whose `get` returns a value, the transaction's own writes included."""
+    committed = {key for s, key in index(log[: snapshot.visible]) if s == slot}
+    written = {w.key for w in snapshot.writes if w.slot == slot}
+    return frozenset(k for k in committed | written if get(log, snapshot, slot, k) is not None)
+
+
+def last_updated(log: Log, snapshot: Snapshot) -> int | None:
+    """The start timestamp if the transaction wrote something, else the latest commit
+    timestamp it sees, else None."""
+    if snapshot.writes:
+        return snapshot.start_timestamp
+    return latest_timestamp(log[: snapshot.visible])
