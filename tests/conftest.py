@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import assemblage_kv as kv
-
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 class ManualClock:

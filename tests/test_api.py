@@ -88,7 +88,7 @@ def test_memory_store_and_store_over_any_storage(clock: ManualClock) -> None:
         size = store.log_size()
     with kv.KvStore.open(storage, clock=clock) as store:
         assert store.current().get(0, "k") == "v"
-        assert store.log_size() == size == 12 + 6 + 12  # entry, then commit
+        assert store.log_size() == size == 8 + 12  # the entry, then the commit
     with kv.open_memory() as store:
         assert store.current().last_updated() is None
 
@@ -230,7 +230,7 @@ def test_a_key_written_twice_is_stored_once_with_the_last_value(store: kv.KvStor
         tx.insert(0, "k", 2)
         tx.remove(0, "j")
         tx.insert(0, "j", "x")
-    assert store.log_size() == 2 * 6 + 7 + 12  # "k"=2 (6 bytes), "j"="x" (7), commit
+    assert store.log_size() == 7 + 8 + 12  # "k"=2 (7 bytes), "j"="x" (8), the commit
     tx = store.current()
     assert (tx.get(0, "k"), tx.get(0, "j")) == (2, "x")
     assert len(tx.versions(0, "k")) == 1

@@ -1,0 +1,183 @@
+"""A stateful store over the pure spec, with the same calls as `assemblage_kv`.
+
+Everything it knows is `log`, a value of the spec; every answer is a spec function of it.
+The only state it adds is what the spec leaves to its caller: which transactions are
+finished, and the merge generation a transaction was started in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import assemblage_kv_spec as spec
+
+
+class ModelError(Exception):
+    """An error the model predicts, named as `assemblage_kv` names its exception class."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _slot(slot: object) -> int:
+    if type(slot) is not int or not 0 <= slot <= 255:
+        raise ModelError("InvalidArgument")
+    return slot
+
+
+def _encode(value: object) -> bytes:
+    try:
+        return spec.encode_value(value)
+    except ValueError:
+        raise ModelError("InvalidArgument") from None
+
+
+def _key(slot: object, key: object) -> tuple[int, bytes]:
+    return _slot(slot), _encode(key)
+
+
+def _checked_key(slot: object, key: object) -> tuple[int, bytes]:
+    slot_, encoded = _key(slot, key)
+    if len(encoded) + 1 > spec.MAX_STORED_KEY:
+        raise ModelError("LimitExceeded")
+    return slot_, encoded
+
+
+def _decoded(value: bytes | None, default: Any) -> Any:
+    return default if value is None else spec.decode_value(value)
+
+
+class ModelStore:
+    """The spec's log plus a clock: `assemblage_kv.KvStore` without any of its machinery."""
+
+    def __init__(self, clock: Callable[[], int], log: spec.Log = ()) -> None:
+        self.clock = clock
+        self.log = log
+        self.generation = 0
+        self.closed = False
+
+    @classmethod
+    def from_bytes(cls, data: bytes, clock: Callable[[], int]) -> ModelStore:
+        """Open a log file's bytes the way the spec's recovery reads them."""
+        recovered = spec.recover(data)
+        if recovered.status == "corrupt":
+            raise ModelError("CorruptStore")
+        return cls(clock, recovered.log)
+
+    def encoded(self) -> bytes:
+        return spec.encode_log(self.log)
+
+    def log_size(self) -> int:
+        self._open()
+        return len(self.encoded())
+
+    def current(self) -> ModelTransaction:
+        self._open()
+        return ModelTransaction(self, spec.begin(self.log, self.clock()))
+
+    def merge(self) -> None:
+        self._open()
+        self.log = spec.merge(self.log)
+        self.generation += 1
+
+    def close(self) -> None:
+        self.closed = True
+
+    def _open(self) -> None:
+        if self.closed:
+            raise ModelError("StoreClosed")
+
+
+class ModelTransaction:
+    """A spec snapshot that remembers what it read, as a transaction of the store."""
+
+    def __init__(self, store: ModelStore, snapshot: spec.Snapshot) -> None:
+        self.store = store
+        self.snapshot = snapshot
+        self.generation = store.generation
+        self.finished = False
+
+    def get(self, slot: object, key: object, default: Any = None) -> Any:
+        slot_, key_ = self._read(slot, key)
+        return _decoded(spec.get(self.store.log, self.snapshot, slot_, key_), default)
+
+    def get_unremoved(self, slot: object, key: object, default: Any = None) -> Any:
+        slot_, key_ = self._read(slot, key)
+        value = spec.get_unremoved(self.store.log, self.snapshot, slot_, key_)
+        return _decoded(value, default)
+
+    def versions(self, slot: object, key: object) -> list[spec.SpecVersion]:
+        slot_, key_ = self._read(slot, key)
+        return list(spec.versions(self.store.log, self.snapshot, slot_, key_))
+
+    def get_version(
+        self, slot: object, key: object, version: spec.SpecVersion, default: Any = None
+    ) -> Any:
+        slot_, key_ = self._read(slot, key)
+        try:
+            value = spec.get_version(self.store.log, self.snapshot, slot_, key_, version)
+        except ValueError:
+            raise ModelError("InvalidArgument") from None
+        return _decoded(value, default)
+
+    def keys(self, slot: object) -> list[Any]:
+        self._live()
+        slot_ = _slot(slot)
+        self._fresh()
+        self.snapshot = spec.note_listing(self.snapshot, slot_)
+        found = spec.keys(self.store.log, self.snapshot, slot_)
+        return [spec.decode_value(key) for key in sorted(found)]
+
+    def last_updated(self) -> int | None:
+        self._live()
+        self._fresh()
+        return spec.last_updated(self.store.log, self.snapshot)
+
+    def insert(self, slot: object, key: object, value: object) -> None:
+        self._live()
+        slot_, key_ = _checked_key(slot, key)
+        encoded = _encode(value)
+        if len(encoded) > spec.MAX_VALUE:
+            raise ModelError("LimitExceeded")
+        self.snapshot = spec.write(self.snapshot, spec.Insert(slot_, key_, encoded))
+
+    def remove(self, slot: object, key: object) -> None:
+        self._live()
+        slot_, key_ = _checked_key(slot, key)
+        self.snapshot = spec.write(self.snapshot, spec.Remove(slot_, key_))
+
+    def commit(self) -> None:
+        self._live()
+        self.finished = True
+        self._fresh()
+        if not self.snapshot.writes:
+            return
+        try:
+            result = spec.commit(self.store.log, self.snapshot, self.store.clock())
+        except ValueError:
+            raise ModelError("LimitExceeded") from None
+        if isinstance(result, spec.Conflict):
+            raise ModelError("TransactionConflict")
+        self.store.log = result
+
+    def abort(self) -> None:
+        self._live()
+        self.finished = True
+
+    def _read(self, slot: object, key: object) -> tuple[int, bytes]:
+        self._live()
+        slot_, key_ = _key(slot, key)
+        self._fresh()
+        self.snapshot = spec.note_read(self.snapshot, slot_, key_)
+        return slot_, key_
+
+    def _live(self) -> None:
+        self.store._open()
+        if self.finished:
+            raise ModelError("TransactionClosed")
+
+    def _fresh(self) -> None:
+        if self.generation != self.store.generation:
+            raise ModelError("SnapshotExpired")
