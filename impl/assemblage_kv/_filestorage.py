@@ -1,0 +1,114 @@
+"""`FileStorage`: a log in one file, durable and exclusively locked.
+
+Appends go to a file opened with O_APPEND and become durable with fsync. A merge
+writes `PATH.merged` from scratch, fsyncs it, renames it over the log and fsyncs the
+directory (defects 3 and 8 of the original). Every file operation goes through the
+injectable `FileSystem`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable
+
+from ._errors import InvalidArgument, StorageError
+from ._filesystem import FileSystem, OsFileSystem
+from ._lock import LogLock
+
+_WRITE_BUFFER = 1 << 20
+
+
+class FileStorage:
+    """The log at `path`, locked against every other opener until `close`."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, file_system: FileSystem | None = None
+    ) -> None:
+        try:
+            name = os.fspath(path)
+        except TypeError:
+            name = None
+        if not isinstance(name, str):
+            raise InvalidArgument(f"path must be a str or os.PathLike[str], not {path!r}")
+        self._name = name
+        self._file_system = file_system if file_system is not None else OsFileSystem()
+        # The resolved path: every name of one file shares a lock, and a merge renames
+        # over the file itself, not over a symbolic link to it.
+        self._path = os.path.realpath(name)
+        try:
+            self._lock = LogLock(self._file_system, self._path)
+        except OSError as error:
+            raise StorageError(f"cannot lock {name!r}: {error}") from error
+        try:
+            self._handle: int | None = self._file_system.open_log(self._path)
+        except OSError as error:
+            self._lock.release()
+            raise StorageError(f"cannot open {name!r}: {error}") from error
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def _open_handle(self) -> int:
+        if self._handle is None:
+            raise StorageError(f"the storage {self._name!r} is closed")
+        return self._handle
+
+    def size(self) -> int:
+        return self._file_system.size(self._open_handle())
+
+    def read(self, offset: int, length: int) -> bytes:
+        handle = self._open_handle()
+        parts = []
+        while length > 0:
+            part = self._file_system.pread(handle, offset, length)
+            if not part:
+                break
+            parts.append(part)
+            offset += len(part)
+            length -= len(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def append(self, data: bytes) -> None:
+        self._file_system.write(self._open_handle(), data)
+
+    def truncate(self, length: int) -> None:
+        self._file_system.truncate(self._open_handle(), length)
+
+    def sync(self) -> None:
+        self._file_system.fsync(self._open_handle())
+
+    def replace(self, chunks: Iterable[bytes]) -> None:
+        old = self._open_handle()
+        file_system = self._file_system
+        merged = self._path + ".merged"
+        handle = file_system.create(merged)
+        try:
+            buffer = bytearray()
+            for chunk in chunks:
+                buffer += chunk
+                if len(buffer) >= _WRITE_BUFFER:
+                    file_system.write(handle, bytes(buffer))
+                    buffer.clear()
+            file_system.write(handle, bytes(buffer))
+            file_system.fsync(handle)
+            file_system.rename(merged, self._path)
+        except BaseException:
+            file_system.close(handle)
+            # Best effort: a leftover is emptied by the next merge anyway.
+            with contextlib.suppress(OSError):
+                file_system.unlink(merged)
+            raise
+        self._handle = handle
+        file_system.close(old)
+        file_system.fsync_directory(os.path.dirname(self._path))
+
+    def close(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is None:
+            return
+        try:
+            self._file_system.close(handle)
+        finally:
+            self._lock.release()

@@ -1,0 +1,141 @@
+"""The one seam through which `FileStorage` touches files.
+
+Every file operation goes through a `FileSystem`, so that a test can record each of
+them, or simulate a crash after any of them, by passing another implementation.
+Handles are opaque ints. Errors are OSError, as the os module raises them.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import Protocol
+
+try:
+    import fcntl
+except ImportError:  # Pyodide, Windows: no inter-process lock, only the in-process one
+    fcntl = None  # type: ignore[assignment]
+
+_BINARY = getattr(os, "O_BINARY", 0)
+_MODE = 0o666
+
+
+class FileSystem(Protocol):
+    """The file operations a log needs, and nothing else."""
+
+    def open_log(self, path: str) -> int:
+        """Open `path` for reading and appending, creating it empty if missing."""
+        ...
+
+    def create(self, path: str) -> int:
+        """Like `open_log`, but always start empty: an old file at `path` is emptied."""
+        ...
+
+    def size(self, handle: int) -> int:
+        """The current size of the open file."""
+        ...
+
+    def pread(self, handle: int, offset: int, length: int) -> bytes:
+        """Up to `length` bytes from `offset` (fewer at the end, or if the OS says so)."""
+        ...
+
+    def write(self, handle: int, data: bytes) -> None:
+        """Append all of `data` at the end of the file."""
+        ...
+
+    def truncate(self, handle: int, length: int) -> None:
+        """Cut the file to `length` bytes."""
+        ...
+
+    def fsync(self, handle: int) -> None:
+        """Make the file's contents and size durable."""
+        ...
+
+    def close(self, handle: int) -> None:
+        """Close the handle."""
+        ...
+
+    def rename(self, source: str, target: str) -> None:
+        """Atomically replace `target` by `source`."""
+        ...
+
+    def fsync_directory(self, path: str) -> None:
+        """Make the entries of directory `path` (e.g. a rename) durable."""
+        ...
+
+    def unlink(self, path: str) -> None:
+        """Remove the file at `path`."""
+        ...
+
+    def lock(self, path: str) -> int:
+        """Open (creating) `path` and lock it exclusively; BlockingIOError if held."""
+        ...
+
+    def unlock(self, handle: int) -> None:
+        """Release a lock taken with `lock`."""
+        ...
+
+
+class OsFileSystem:
+    """The real file system, through the os module (and fcntl.flock where it exists)."""
+
+    def open_log(self, path: str) -> int:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | _BINARY, _MODE)
+
+    def create(self, path: str) -> int:
+        flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND | _BINARY
+        return os.open(path, flags, _MODE)
+
+    def size(self, handle: int) -> int:
+        return os.fstat(handle).st_size
+
+    def pread(self, handle: int, offset: int, length: int) -> bytes:
+        return os.pread(handle, length, offset)
+
+    def write(self, handle: int, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(handle, view)
+            view = view[written:]
+
+    def truncate(self, handle: int, length: int) -> None:
+        os.ftruncate(handle, length)
+
+    def fsync(self, handle: int) -> None:
+        os.fsync(handle)
+
+    def close(self, handle: int) -> None:
+        os.close(handle)
+
+    def rename(self, source: str, target: str) -> None:
+        os.replace(source, target)
+
+    def fsync_directory(self, path: str) -> None:
+        handle = os.open(path, os.O_RDONLY | _BINARY)
+        try:
+            os.fsync(handle)
+        except OSError as error:
+            # Some file systems cannot sync a directory; their renames are then as
+            # durable as they can make them.
+            if error.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+                raise
+        finally:
+            os.close(handle)
+
+    def unlink(self, path: str) -> None:
+        os.unlink(path)
+
+    def lock(self, path: str) -> int:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT | _BINARY, _MODE)
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BaseException:
+                os.close(handle)
+                raise
+        return handle
+
+    def unlock(self, handle: int) -> None:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        os.close(handle)

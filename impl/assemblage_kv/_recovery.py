@@ -1,0 +1,195 @@
+"""Opening a log: read its valid transactions, then decide what the rest is.
+
+From offset 0, valid transactions are read one after another; `end` is where that
+stops. If the log ends there, it is clean. If a valid transaction starts anywhere after
+`end`, the log is corrupt: something damaged data that was once good, and nothing may be
+thrown away. Otherwise the rest is a torn tail (an interrupted append) that the caller
+cuts off. See docs/semantics.md, "The log" and "Recovery".
+
+The log is read in chunks, so only the transaction being parsed (and, after damage,
+the tail) is held in memory. Every search here is linear in the bytes it looks at, so
+no input makes opening hang.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Callable
+
+from ._crc import any_match
+from ._errors import CorruptStore
+from ._format import (
+    COMMIT,
+    COMMIT_LENGTH,
+    COMMIT_MARK,
+    KV,
+    TRUNCATED,
+    commit_fields,
+    parse_entry,
+)
+
+CHUNK = 1 << 22
+"""Bytes read at a time while scanning the log."""
+
+Read = Callable[[int, int], bytes]
+"""Reads (offset, length) from the log; returns fewer bytes only at its end."""
+
+Entry = tuple[bytes, int, int]
+"""A committed kv entry: stored key, offset of its value, length of its value."""
+
+OnTransaction = Callable[[int, int, list[Entry]], None]
+"""Receives each valid transaction: commit entry offset, timestamp, kv entries."""
+
+_VALID = 0
+_BROKEN = 1
+_TRUNCATED = 2
+
+# Bytes that can start an entry: the commit header 0x01, or a kv header with reserved
+# bits 0, a key-size width of 1..3 and a value-size width of 0..6.
+_ENTRY_HEADS = re.compile(rb"[\x01\x08-\x0e\x10-\x16\x18-\x1e]")
+
+_Framed = tuple[int, int, int]  # (key start, key end, entry end) of a kv entry
+
+
+def _transaction_at(data: bytes, pos: int) -> tuple[int, list[_Framed], int]:
+    """(status, kv entries, commit offset) of the transaction read at `pos`.
+
+    A transaction is kv entries then a commit entry; it is valid if the commit's CRC
+    matches all its bytes before the CRC field.
+    """
+    entries: list[_Framed] = []
+    cursor = pos
+    while True:
+        kind, key_start, key_end, end = parse_entry(data, cursor)
+        if kind != KV:
+            break
+        entries.append((key_start, key_end, end))
+        cursor = end
+    if kind != COMMIT:
+        return (_TRUNCATED if kind == TRUNCATED else _BROKEN, [], 0)
+    if zlib.crc32(memoryview(data)[pos : cursor + 8]) != commit_fields(data, cursor)[1]:
+        return (_BROKEN, [], 0)
+    return (_VALID, entries, cursor)
+
+
+class _Chains:
+    """Where the run of kv entries from each position ends: a commit entry's offset, or -1.
+
+    Memoised, so following the runs from every position of a buffer is linear.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._commit: dict[int, int] = {}
+
+    def commit_after(self, pos: int) -> int:
+        path = []
+        cursor = pos
+        while cursor not in self._commit:
+            kind, _, _, end = parse_entry(self._data, cursor)
+            if kind != KV:
+                self._commit[cursor] = cursor if kind == COMMIT else -1
+                break
+            path.append(cursor)
+            cursor = end
+        commit = self._commit[cursor]
+        for start in path:
+            self._commit[start] = commit
+        return commit
+
+
+def _valid_transaction_after(data: bytes) -> bool:
+    """Does a valid transaction start at any offset >= 1 of `data`?
+
+    Every valid transaction ends with bytes `01 06`, so a tail without them is torn.
+    A real log damaged in the middle usually has a valid transaction right after some
+    commit entry: that is tried first, within a budget. Otherwise every position that
+    can start an entry is followed to its commit entry, and all CRCs are compared in
+    one linear pass.
+    """
+    commits = []
+    last = len(data) - COMMIT_LENGTH
+    found = data.find(COMMIT_MARK, 1)
+    while 0 <= found <= last:
+        commits.append(found)
+        found = data.find(COMMIT_MARK, found + 1)
+    if not commits:
+        return False
+    chains = _Chains(data)
+    view = memoryview(data)
+    budget = 4 * len(data)
+    for previous in commits:
+        start = previous + COMMIT_LENGTH
+        commit = chains.commit_after(start)
+        if commit < 0:
+            continue
+        budget -= commit + 8 - start
+        if budget < 0:
+            break
+        if zlib.crc32(view[start : commit + 8]) == commit_fields(data, commit)[1]:
+            return True
+    stored = {commit: commit_fields(data, commit)[1] for commit in commits}
+    spans = []
+    for match in _ENTRY_HEADS.finditer(data, 1, commits[-1] + 1):
+        start = match.start()
+        commit = chains.commit_after(start)
+        if commit >= 0:
+            spans.append((start, commit + 8, stored[commit]))
+    return any_match(data, spans)
+
+
+def _read_to_end(read: Read, offset: int, size: int) -> bytes:
+    parts = []
+    while offset < size:
+        part = read(offset, min(CHUNK, size - offset))
+        if not part:
+            break
+        parts.append(part)
+        offset += len(part)
+    return b"".join(parts)
+
+
+def scan(read: Read, size: int, on_transaction: OnTransaction) -> int:
+    """Report every valid transaction of a log of `size` bytes; return `end`.
+
+    Returns the length of the valid log: `size` if it is clean, less if it has a torn
+    tail that the caller must cut off before appending. Raises CorruptStore, without
+    writing anything, if a valid transaction follows damaged data.
+    """
+    data = b""
+    base = 0  # log offset of data[0]
+    pos = 0  # log offset of the next transaction
+    while pos < size:
+        status, entries, commit = _transaction_at(data, pos - base)
+        if status == _TRUNCATED and base + len(data) < size:
+            kept = data[pos - base :]
+            more = read(base + len(data), max(CHUNK, len(kept)))
+            if not more:
+                size = base + len(data)
+            data = kept + more
+            base = pos
+            continue
+        if status != _VALID:
+            break
+        timestamp, _ = commit_fields(data, commit)
+        on_transaction(
+            base + commit,
+            timestamp,
+            [
+                (data[key_start:key_end], base + key_end, end - key_end)
+                for key_start, key_end, end in entries
+            ],
+        )
+        pos = base + commit + COMMIT_LENGTH
+    if pos >= size:
+        return size
+    tail = data[pos - base :] + _read_to_end(read, base + len(data), size)
+    if _valid_transaction_after(tail):
+        raise CorruptStore(
+            f"the log is damaged at offset {pos} and valid transactions follow the damage, "
+            "so this is not an interrupted write; the file was left untouched: restore it "
+            f"from a backup, or keep its first {pos} bytes to recover what precedes the damage",
+            pos,
+        )
+    return pos

@@ -1,0 +1,92 @@
+"""Where a log lives: the `Storage` protocol, and `MemoryStorage`.
+
+The store needs only these operations on its log, so a storage is easy to write and to
+fake. A storage reports I/O failures as OSError (or StorageError); the store turns
+them into StorageError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """An append-only byte log that can be replaced as a whole."""
+
+    @property
+    def name(self) -> str:
+        """What the log is called: a path for files."""
+        ...
+
+    def size(self) -> int:
+        """The number of bytes in the log."""
+        ...
+
+    def read(self, offset: int, length: int) -> bytes:
+        """`length` bytes from `offset`; fewer only where the log ends."""
+        ...
+
+    def append(self, data: bytes) -> None:
+        """Add `data` at the end of the log (durable only after `sync`)."""
+        ...
+
+    def truncate(self, length: int) -> None:
+        """Cut the log to its first `length` bytes (durable only after `sync`)."""
+        ...
+
+    def sync(self) -> None:
+        """Make everything appended or truncated so far durable."""
+        ...
+
+    def replace(self, chunks: Iterable[bytes]) -> None:
+        """Atomically and durably replace the whole log by the concatenated chunks.
+
+        If this raises, the old log must still be the log.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the log (a file storage then refuses further calls)."""
+        ...
+
+
+class MemoryStorage:
+    """A log in a bytearray, for tests and for Pyodide; nothing survives the process.
+
+    Like a file, it keeps its bytes when a store closes it, so another store can open
+    it again.
+    """
+
+    def __init__(self, data: bytes = b"", *, name: str = "memory") -> None:
+        self._data = bytearray(data)
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def size(self) -> int:
+        return len(self._data)
+
+    def read(self, offset: int, length: int) -> bytes:
+        return bytes(self._data[offset : offset + length])
+
+    def append(self, data: bytes) -> None:
+        self._data.extend(data)
+
+    def truncate(self, length: int) -> None:
+        del self._data[length:]
+
+    def sync(self) -> None:
+        """Nothing to do: memory is as durable as it gets."""
+
+    def replace(self, chunks: Iterable[bytes]) -> None:
+        replacement = bytearray()
+        for chunk in chunks:
+            replacement.extend(chunk)
+        self._data = replacement
+
+    def close(self) -> None:
+        """Nothing to release; the bytes stay for the next opener."""

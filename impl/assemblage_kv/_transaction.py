@@ -1,0 +1,200 @@
+"""`Transaction`: a snapshot of the store plus the writes it buffers.
+
+Everything that makes up a transaction's state lives here: the snapshot it started
+from, the keys it read and the slots it listed (for the conflict check), its writes
+(in the order each key was first written, with the last value), and whether it is
+finished. Reads are answered from the writes first, then from the store's snapshot.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ._codec import check_key_size, check_slot, decode, encode_key, encode_value
+from ._errors import InvalidArgument, TransactionClosed
+from ._index import Version
+
+if TYPE_CHECKING:
+    from ._store import KvStore
+
+Key = tuple[int, bytes]
+"""A key as the store handles it: slot and MessagePack-encoded key."""
+
+
+@attrs.frozen
+class Snapshot:
+    """What a transaction fixes when it starts."""
+
+    length: int
+    """Log length: the transaction sees exactly the versions before it."""
+    origin: int
+    """Index generation; a merge makes it stale."""
+    latest_timestamp: int | None
+    """The latest commit timestamp the transaction sees."""
+    start_timestamp: int
+    """max(clock, latest commit timestamp) when the transaction started."""
+
+
+class Transaction:
+    """A transaction that is also a snapshot; use it from one thread only.
+
+    As a context manager it commits on normal exit and aborts if an exception
+    escapes. Get one from `KvStore.current()`.
+    """
+
+    def __init__(self, store: KvStore, snapshot: Snapshot, serial: int) -> None:
+        self._store = store
+        self._snapshot = snapshot
+        self._serial = serial
+        self._reads: set[Key] = set()
+        self._listed: set[int] = set()
+        self._writes: dict[Key, bytes | None] = {}
+        self._finished = False
+
+    def __enter__(self) -> Transaction:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._finished:
+            return
+        if exc_type is None:
+            self.commit()
+        else:
+            # Discard without the checks of abort(): they must not hide the exception.
+            self._finished = True
+            self._writes = {}
+
+    def get(self, slot: int, key: Any, default: Any = None) -> Any:
+        """The latest value of the key, or `default` if it is absent or removed."""
+        read = self._read(slot, key)
+        if read in self._writes:
+            self._store.check(self._snapshot)
+            written = self._writes[read]
+            return default if written is None else decode(written, -1)
+        found = self._store.latest_data(self._snapshot, *read, unremoved=False)
+        return default if found is None else decode(*found)
+
+    def get_unremoved(self, slot: int, key: Any, default: Any = None) -> Any:
+        """The latest value that is not a removal (what is "in the trash"), or `default`."""
+        read = self._read(slot, key)
+        written = self._writes.get(read)
+        if written is not None:
+            self._store.check(self._snapshot)
+            return decode(written, -1)
+        found = self._store.latest_data(self._snapshot, *read, unremoved=True)
+        return default if found is None else decode(*found)
+
+    def versions(self, slot: int, key: Any) -> list[Version]:
+        """The versions of the key this transaction sees, oldest first.
+
+        The committed ones, then, if this transaction wrote the key, its own
+        uncommitted version.
+        """
+        return self._versions(self._read(slot, key))
+
+    def get_version(self, slot: int, key: Any, version: Version, default: Any = None) -> Any:
+        """The value of one of `versions(slot, key)`, or `default` if it is a removal."""
+        read = self._read(slot, key)
+        if not isinstance(version, Version):
+            raise InvalidArgument(f"version must be a Version, not {type(version).__name__}")
+        if version not in self._versions(read):
+            raise InvalidArgument(
+                f"{version!r} is not a version of this key in this transaction: "
+                "pass one that versions(slot, key) of this transaction returned"
+            )
+        if version.is_removed:
+            return default
+        if version.is_committed:
+            return decode(self._store.data(self._snapshot, version), version._position)
+        written = self._writes[read]
+        return default if written is None else decode(written, -1)
+
+    def keys(self, slot: int) -> list[Any]:
+        """The keys of `slot` that have a value (not removed), own writes included."""
+        self._check_usable()
+        slot = check_slot(slot)
+        self._listed.add(slot)
+        live = self._store.live_keys(self._snapshot, slot)
+        for (written_slot, key), written in self._writes.items():
+            if written_slot != slot:
+                continue
+            if written is None:
+                live.pop(key, None)
+            else:
+                live[key] = -1
+        return [decode(key, position) for key, position in live.items()]
+
+    def last_updated(self) -> int | None:
+        """The start timestamp if this transaction wrote anything, else the latest
+        commit timestamp it sees, else None (an empty store)."""
+        self._check_usable()
+        self._store.check(self._snapshot)
+        if self._writes:
+            return self._snapshot.start_timestamp
+        return self._snapshot.latest_timestamp
+
+    def insert(self, slot: int, key: Any, value: Any) -> None:
+        """Set the key to `value` when this transaction commits."""
+        written = self._write(slot, key)
+        self._writes[written] = encode_value(value)
+
+    def remove(self, slot: int, key: Any) -> None:
+        """Remove the key ("move it to the trash") when this transaction commits."""
+        self._writes[self._write(slot, key)] = None
+
+    def commit(self) -> None:
+        """Make the writes durable and visible, or raise TransactionConflict.
+
+        Either way the transaction is finished. Without writes this only checks
+        that the store is usable and the snapshot not expired.
+        """
+        self._check_usable()
+        self._finished = True
+        writes, self._writes = self._writes, {}
+        if writes:
+            self._store.commit(self._snapshot, self._reads, self._listed, writes)
+        else:
+            self._store.check(self._snapshot)
+
+    def abort(self) -> None:
+        """Discard the writes; the transaction is finished."""
+        self._check_usable()
+        self._finished = True
+        self._writes = {}
+
+    def _check_usable(self) -> None:
+        # The store's state first (closed, failed), then the transaction's own.
+        self._store.check()
+        if self._finished:
+            raise TransactionClosed(
+                "this transaction was already committed or aborted: "
+                "start a new one with store.current()"
+            )
+
+    def _read(self, slot: int, key: Any) -> Key:
+        self._check_usable()
+        read = (check_slot(slot), encode_key(key))
+        self._reads.add(read)
+        return read
+
+    def _write(self, slot: int, key: Any) -> Key:
+        self._check_usable()
+        written = (check_slot(slot), encode_key(key))
+        check_key_size(written[1])
+        return written
+
+    def _versions(self, read: Key) -> list[Version]:
+        versions = self._store.versions(self._snapshot, *read)
+        if read in self._writes:
+            is_removed = self._writes[read] is None
+            own = Version(self._snapshot.start_timestamp, is_removed, False, -self._serial, -1, -1)
+            versions.append(own)
+        return versions
