@@ -1,0 +1,160 @@
+"""One real store and one model on the same clock, called alike and compared.
+
+Every driver of the oracle (state machines, traces, fuzzers) goes through `SideBySide`:
+a call is made on both, and the two outcomes must be equal: the same error (by class
+name) or the same answer (values by their MessagePack encoding, versions by their
+public fields, key lists as sets of encodings). After every step the real log's bytes
+must be exactly the spec's encoding of the model's log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgpack
+
+import assemblage_kv as kv
+import assemblage_kv_spec as spec
+from assemblage_kv_oracle.model import ModelError, ModelStore, ModelTransaction
+
+START = 1_700_000_000_000
+
+
+class Clock:
+    """Milliseconds that move only when the driver says so."""
+
+    def __init__(self, now: int = START) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+Outcome = tuple[str, Any]
+"""("ok", answer) or (error class name, None)."""
+
+
+def outcome(call: Callable[[], Any]) -> Outcome:
+    """Run a call on either side; errors the store raises on purpose become their name."""
+    try:
+        return "ok", call()
+    except ModelError as error:
+        return error.name, None
+    except kv.KvError as error:
+        return type(error).__name__, None
+
+
+def comparable(method: str, answer: Any) -> Any:
+    """An answer in the form in which both sides must agree."""
+    if method == "versions":
+        return [(v.timestamp, v.is_removed, v.is_committed) for v in answer]
+    if method == "keys":
+        return sorted(msgpack.packb(key) for key in answer)
+    if method == "current":
+        return None  # two transactions: their answers are compared later
+    return msgpack.packb(answer)
+
+
+class Divergence(AssertionError):
+    """The implementation and the spec answered differently."""
+
+
+TxPair = tuple[kv.Transaction, ModelTransaction]
+
+
+class SideBySide:
+    """A store and its model. `open_storage` gives the storage of the same log each time it
+    is called (the same MemoryStorage, or a new FileStorage of the same path)."""
+
+    def __init__(
+        self,
+        open_storage: Callable[[], kv.Storage] = kv.MemoryStorage,
+        clock: Clock | None = None,
+    ) -> None:
+        self.clock = clock or Clock()
+        self.open_storage = open_storage
+        self.storage = open_storage()
+        self.model = ModelStore.from_bytes(self.storage.read(0, self.storage.size()), self.clock)
+        self.real = kv.KvStore.open(self.storage, clock=self.clock)
+
+    def begin(self) -> TxPair:
+        real, model = outcome(self.real.current), outcome(self.model.current)
+        self.expect("current", (), real, model)
+        return real[1], model[1]
+
+    def call(self, pair: TxPair, method: str, *args: Any) -> Outcome:
+        """Call a transaction method on both sides; the (agreed) outcome."""
+        real_tx, model_tx = pair
+        if method == "get_version":  # the version argument is an index into versions()
+            slot, key, index = args
+            listed = self.call(pair, "versions", slot, key)
+            if listed[0] != "ok" or not listed[1]:
+                return listed
+            index %= len(listed[1])
+            real_versions = real_tx.versions(slot, key)
+            model_versions = model_tx.versions(slot, key)
+            real = outcome(lambda: real_tx.get_version(slot, key, real_versions[index]))
+            model = outcome(lambda: model_tx.get_version(slot, key, model_versions[index]))
+            self.expect(method, args, real, model)
+            return real
+        real = outcome(lambda: getattr(real_tx, method)(*args))
+        model = outcome(lambda: getattr(model_tx, method)(*args))
+        self.expect(method, args, real, model)
+        return real
+
+    def store_call(self, method: str) -> Outcome:
+        """Call a store method (merge, log_size) on both sides."""
+        real = outcome(getattr(self.real, method))
+        model = outcome(getattr(self.model, method))
+        self.expect(method, (), real, model)
+        return real
+
+    def reopen(self) -> None:
+        """Close both and open them again from the log the real store left behind."""
+        self.real.close()
+        self.model.close()
+        self.storage = self.open_storage()
+        self.real = kv.KvStore.open(self.storage, clock=self.clock)
+        self.model = ModelStore.from_bytes(self.model.encoded(), self.clock)
+
+    def expect(self, method: str, args: tuple[Any, ...], real: Outcome, model: Outcome) -> None:
+        if real[0] != model[0]:
+            raise Divergence(f"{method}{args!r}: store gave {real!r}, spec gave {model!r}")
+        if real[0] == "ok" and comparable(method, real[1]) != comparable(method, model[1]):
+            raise Divergence(f"{method}{args!r}: store answered {real[1]!r}, spec {model[1]!r}")
+
+    def check_log(self) -> None:
+        """The real log is byte for byte the spec's encoding of the model's log."""
+        data, expected = self.storage.read(0, self.storage.size()), self.model.encoded()
+        if data != expected:
+            raise Divergence(f"log bytes differ: store {data.hex()}, spec {expected.hex()}")
+        if self.real.log_size() != len(data):
+            raise Divergence(f"log_size() is {self.real.log_size()}, the log is {len(data)} bytes")
+
+    def check_index(self) -> None:
+        """What a fresh transaction of the store answers is the index derived from the log."""
+        log = self.model.log
+        snapshot = spec.begin(log, self.clock())
+        tx = self.real.current()
+        try:
+            slots = set()
+            for (slot, key), versions in spec.index(log).items():
+                slots.add(slot)
+                user_key = spec.decode_value(key)
+                got = comparable("versions", tx.versions(slot, user_key))
+                want = comparable("versions", versions)
+                if got != want:
+                    raise Divergence(f"versions of {user_key!r} in slot {slot}: {got} != {want}")
+                value = spec.get(log, snapshot, slot, key)
+                decoded = None if value is None else spec.decode_value(value)
+                if msgpack.packb(tx.get(slot, user_key)) != msgpack.packb(decoded):
+                    raise Divergence(f"get of {user_key!r} in slot {slot}")
+            for slot in slots:
+                got_keys = sorted(msgpack.packb(k) for k in tx.keys(slot))
+                if got_keys != sorted(spec.keys(log, snapshot, slot)):
+                    raise Divergence(f"keys({slot}) differ")
+            if tx.last_updated() != spec.last_updated(log, snapshot):
+                raise Divergence("last_updated differs")
+        finally:
+            tx.abort()
