@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from attrs import frozen
+
 import assemblage_kv_spec as spec
 
 
@@ -46,7 +48,25 @@ def _checked_key(slot: object, key: object) -> tuple[int, bytes]:
 
 
 def _decoded(value: bytes | None, default: Any) -> Any:
-    return default if value is None else spec.decode_value(value)
+    """Stored bytes as a value; bytes that are not MessagePack are a damaged store."""
+    if value is None:
+        return default
+    try:
+        return spec.decode_value(value)
+    except (TypeError, ValueError):
+        raise ModelError("CorruptStore") from None
+
+
+@frozen
+class ModelVersion:
+    """A spec version, tagged with the merge generation of the log it belongs to: after a
+    merge the same position may hold another version (docs/semantics.md, edge rules)."""
+
+    timestamp: int
+    is_removed: bool
+    is_committed: bool
+    version: spec.SpecVersion
+    generation: int
 
 
 class ModelStore:
@@ -108,16 +128,21 @@ class ModelTransaction:
         value = spec.get_unremoved(self.store.log, self.snapshot, slot_, key_)
         return _decoded(value, default)
 
-    def versions(self, slot: object, key: object) -> list[spec.SpecVersion]:
+    def versions(self, slot: object, key: object) -> list[ModelVersion]:
         slot_, key_ = self._read(slot, key)
-        return list(spec.versions(self.store.log, self.snapshot, slot_, key_))
+        return [
+            ModelVersion(v.timestamp, v.is_removed, v.is_committed, v, self.generation)
+            for v in spec.versions(self.store.log, self.snapshot, slot_, key_)
+        ]
 
     def get_version(
-        self, slot: object, key: object, version: spec.SpecVersion, default: Any = None
+        self, slot: object, key: object, version: ModelVersion, default: Any = None
     ) -> Any:
         slot_, key_ = self._read(slot, key)
+        if version.generation != self.generation:
+            raise ModelError("InvalidArgument")
         try:
-            value = spec.get_version(self.store.log, self.snapshot, slot_, key_, version)
+            value = spec.get_version(self.store.log, self.snapshot, slot_, key_, version.version)
         except ValueError:
             raise ModelError("InvalidArgument") from None
         return _decoded(value, default)
@@ -128,7 +153,7 @@ class ModelTransaction:
         self._fresh()
         self.snapshot = spec.note_listing(self.snapshot, slot_)
         found = spec.keys(self.store.log, self.snapshot, slot_)
-        return [spec.decode_value(key) for key in sorted(found)]
+        return [_decoded(key, None) for key in sorted(found)]
 
     def last_updated(self) -> int | None:
         self._live()

@@ -1,7 +1,8 @@
 """Hypothesis strategies shared by every test that drives the store: keys, values, steps.
 
 Keys are drawn from a small pool so that operations collide (conflicts, overwrites,
-removals of existing keys are the interesting cases); values are rich.
+removals of existing keys are the interesting cases); values are rich. `programs` are
+whole programs of `traces.Op`s, and `damaged` breaks a log, for the trace recorder.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from hypothesis import strategies as st
+
+from assemblage_kv_oracle.traces import Op
 
 EDGE_INTS = [0, 1, -1, 127, 128, 255, 256, -32, -33, 2**16, 2**32, 2**63 - 1, 2**64 - 1, -(2**63)]
 
@@ -46,3 +49,114 @@ keys: st.SearchStrategy[Any] = st.sampled_from(["pool"] * 8 + ["odd", "any"]).fl
 """Mostly a pool of three keys, so that writes collide; sometimes any key at all."""
 
 slots: st.SearchStrategy[int] = st.sampled_from([0] * 6 + [1, 255])
+
+bad_slots: st.SearchStrategy[int] = st.sampled_from([-1, 256])
+"""Ints that are not slots: InvalidArgument, before anything is read or written."""
+
+CLOCK_START = 1_700_000_000_000
+CLOCK_MOVES = [0, 0, 1, 7, -5, 10**6, -(10**6)]
+"""Standing still is common (commits share timestamps); it also jumps and goes back."""
+CLOCK_EDGES = [-1, 0, 2**48 - 1, 2**48]
+"""Readings at and past the ends of a 6-byte timestamp: a commit outside them fails."""
+
+_KINDS = {
+    "begin": 4, "insert": 6, "update": 5, "remove": 2, "get": 3, "get_unremoved": 1,
+    "versions": 2, "get_version": 3, "keys": 2, "last_updated": 1, "commit": 6, "abort": 1,
+    "merge": 1, "log_size": 1, "reopen": 1, "close": 1, "clock": 2,
+}  # fmt: skip
+_TX_KINDS = {"insert", "update", "remove", "get", "get_unremoved", "versions", "get_version",
+             "keys", "last_updated", "commit", "abort"}  # fmt: skip
+kinds: st.SearchStrategy[str] = st.sampled_from([k for k, n in _KINDS.items() for _ in range(n)])
+
+
+@st.composite
+def programs(draw: st.DrawFn, min_size: int = 10, max_size: int = 40) -> list[Op]:
+    """A program of `Op`s for the trace recorder: a few transactions at once, mostly on
+    open ones, sometimes on finished, expired or closed ones (their errors), with
+    merges, reopens, a closed store and clock moves. "update" is a read then a write of
+    one key, which is what makes commits conflict. Open transactions commit at the end."""
+    size = draw(st.integers(min_size, max_size))
+    ops: list[Op] = []
+    live: list[int] = []  # begun on an open store, not finished, not expired
+    begun = 0
+    closed = False
+    now = CLOCK_START
+
+    def begin() -> int:
+        nonlocal begun
+        ops.append(Op("begin", tx=begun))
+        if not closed:
+            live.append(begun)
+        begun += 1
+        return begun - 1
+
+    def pick(kind: str) -> int:
+        if live and draw(st.integers(0, 9)) > 0:
+            return draw(st.sampled_from(live))
+        if begun and (live or kind in ("commit", "abort") or draw(st.integers(0, 3)) == 0):
+            return draw(st.integers(0, begun - 1))  # maybe finished, expired or closed
+        return begin()
+
+    def slot() -> int:
+        return draw(bad_slots if draw(st.integers(0, 19)) == 0 else slots)
+
+    while len(ops) < size:
+        kind = "reopen" if closed and draw(st.booleans()) else draw(kinds)
+        if kind in _TX_KINDS:
+            tx = pick(kind)
+            if kind in ("commit", "abort") and tx in live:
+                live.remove(tx)
+            if kind == "update":
+                at, key = slot(), draw(keys)
+                ops += [Op("get", tx=tx, slot=at, key=key),
+                        Op("insert", tx=tx, slot=at, key=key, value=draw(values))]
+            elif kind == "insert":
+                ops.append(Op("insert", tx=tx, slot=slot(), key=draw(keys), value=draw(values)))
+            elif kind in ("remove", "get", "get_unremoved", "versions"):
+                ops.append(Op(kind, tx=tx, slot=slot(), key=draw(keys)))
+            elif kind == "get_version":
+                index = draw(st.integers(0, 5))
+                ops.append(Op(kind, tx=tx, slot=slot(), key=draw(keys), index=index))
+            elif kind == "keys":
+                ops.append(Op(kind, tx=tx, slot=slot()))
+            else:
+                ops.append(Op(kind, tx=tx))
+        elif kind == "begin":
+            begin()
+        elif kind == "clock":
+            if draw(st.integers(0, 9)) == 0:
+                ops.append(Op("clock", ms=draw(st.sampled_from(CLOCK_EDGES))))
+            else:
+                now += draw(st.sampled_from(CLOCK_MOVES))
+                ops.append(Op("clock", ms=now))
+        else:  # merge, log_size, reopen, close
+            ops.append(Op(kind))
+            if kind in ("merge", "reopen", "close"):
+                live.clear()
+            closed = kind == "close" or (closed and kind != "reopen")
+    return ops + [Op("commit", tx=tx) for tx in live]
+
+
+def damaged(data: bytes) -> st.SearchStrategy[bytes]:
+    """A log after one or two accidents: cut (a torn tail), a byte flipped, garbage
+    inserted or appended, a piece of it repeated at the end."""
+
+    @st.composite
+    def damage(draw: st.DrawFn) -> bytes:
+        broken = bytearray(data)
+        for _ in range(draw(st.integers(1, 2))):
+            where = draw(st.integers(0, len(broken)))
+            kind = draw(st.sampled_from(["cut", "flip", "insert", "append", "repeat"]))
+            if kind == "cut":
+                del broken[where:]
+            elif kind == "flip" and where < len(broken):
+                broken[where] ^= draw(st.integers(1, 255))
+            elif kind == "insert":
+                broken[where:where] = draw(st.binary(min_size=1, max_size=8))
+            elif kind == "append":
+                broken += draw(st.binary(min_size=1, max_size=24))
+            elif kind == "repeat":
+                broken += broken[where : where + draw(st.integers(1, 64))]
+        return bytes(broken)
+
+    return damage()
