@@ -33,12 +33,23 @@ def _little_endian(n: int, width: int) -> bytes:
 
 
 def _width(n: int) -> int:
-    """The fewest bytes that hold n, and at least one."""
+    """The fewest bytes that hold n, and at least one.
+
+    pre: n >= 0
+    post: n >> 8 * __return__ == 0 and (__return__ == 1 or n >> 8 * (__return__ - 1) != 0)
+    """
     return max(1, (n.bit_length() + 7) // 8)
 
 
 def encode_write(record: Write) -> bytes:
-    """Header (bits 0-2 value-size width, bits 3-4 key-size width), sizes, key, value."""
+    """Header (bits 0-2 value-size width, bits 3-4 key-size width), sizes, key, value.
+
+    Of a record that fits the format, read back as it was written:
+
+    pre: 0 <= record.slot <= 255 and len(record.key) + 1 <= MAX_STORED_KEY
+    pre: not isinstance(record, Insert) or 1 <= len(record.value) <= MAX_VALUE
+    post: read_entry(__return__, 0) == Entry(0, len(__return__), record)
+    """
     stored_key = record.key + bytes([record.slot])
     value = record.value if isinstance(record, Insert) else b""
     key_width = _width(len(stored_key))
@@ -53,7 +64,12 @@ def encode_write(record: Write) -> bytes:
 
 
 def encode_transaction(transaction: Transaction) -> bytes:
-    """The writes, the commit entry, and the CRC of all of it but the CRC itself."""
+    """The writes, the commit entry, and the CRC of all of it but the CRC itself.
+
+    pre: is_well_formed((*transaction.writes, transaction.commit))
+    post: read_entry(__return__, len(__return__) - COMMIT_LENGTH).record == transaction.commit
+    post: zlib.crc32(__return__[:-CRC_LENGTH]).to_bytes(4, "little") == __return__[-CRC_LENGTH:]
+    """
     covered = b"".join(map(encode_write, transaction.writes)) + COMMIT_HEAD
     covered += _little_endian(transaction.commit.timestamp, 6)
     return covered + _little_endian(zlib.crc32(covered), CRC_LENGTH)
@@ -77,7 +93,14 @@ class Entry:
 
 
 def read_entry(data: bytes, p: int) -> Entry | None:
-    """The well-formed entry at offset p, or None (malformed, or not all inside data)."""
+    """The well-formed entry at offset p, or None (malformed, or not all inside data).
+
+    It lies inside the data, and its record fits the format (the writer can write it):
+
+    pre: p >= 0
+    post: __return__ is None or p == __return__.start < __return__.end <= len(data)
+    post: __return__ is None or is_well_formed((__return__.record, Commit(0)))
+    """
     if p >= len(data):
         return None
     header = data[p]

@@ -27,6 +27,13 @@ def changed_since(log: Log, snapshot: Snapshot) -> frozenset[tuple[int, bytes]]:
 
 
 def conflict(log: Log, snapshot: Snapshot) -> Conflict | None:
+    """What the snapshot read that changed since it began; None if nothing did.
+
+    post: __return__ is None or bool(__return__.keys or __return__.slots)
+    post: __return__ is None or __return__.keys <= snapshot.read_keys & changed_since(log, snapshot)
+    post: __return__ is None or __return__.slots <= {s for s, _ in changed_since(log, snapshot)}
+    post: __return__ is not None or not snapshot.read_keys & changed_since(log, snapshot)
+    """
     changed = changed_since(log, snapshot)
     keys = snapshot.read_keys & changed
     slots = snapshot.read_slots & {slot for slot, _ in changed}
@@ -36,7 +43,19 @@ def conflict(log: Log, snapshot: Snapshot) -> Conflict | None:
 def commit(log: Log, snapshot: Snapshot, now: int) -> Log | Conflict:
     """The new whole log: the writes in order of first write, then a commit whose timestamp
     is next_timestamp(log, now). A conflict is checked before the clock: ValueError if a
-    commit with writes reads the clock outside 0..MAX_TIMESTAMP."""
+    commit with writes reads the clock outside 0..MAX_TIMESTAMP.
+
+    Without writes, the log unchanged; with writes, never. A conflict only if something it
+    read changed; never if it read nothing. Otherwise the log, then exactly the writes, then
+    one record more: the commit.
+
+    raises: ValueError
+    post: (__return__ == log) == (not snapshot.writes)
+    post: not isinstance(__return__, Conflict) or __return__ == conflict(log, snapshot)
+    post: snapshot.read_keys or snapshot.read_slots or not isinstance(__return__, Conflict)
+    post: isinstance(__return__, Conflict) or __return__[: len(log)] == log
+    post: isinstance(__return__, Conflict) or __return__[len(log) :][:-1] == snapshot.writes
+    """
     if not snapshot.writes:
         return log
     found = conflict(log, snapshot)

@@ -12,7 +12,18 @@ from .view import index
 
 
 def merge(log: Log) -> Log:
-    """The merged log: fewer records, the same reads (but one version per key)."""
+    """The merged log: fewer records, the same reads (but one version per key).
+
+    The same keys, each with one version: its latest (so the same reads). The last commit
+    ends the merged log, so the latest commit timestamp survives. Merging again changes
+    nothing:
+
+    post: index(__return__).keys() == index(log).keys()
+    post: all(len(versions) == 1 for versions in index(__return__).values())
+    post: all(log[versions[-1].position] in __return__ for versions in index(log).values())
+    post: tuple(t.commit for t in transactions(log))[-1:] == __return__[-1:]
+    post: merge(__return__) == __return__
+    """
     latest = {key: versions[-1].position for key, versions in index(log).items()}
 
     def kept(transaction: Transaction) -> tuple[Write, ...]:

@@ -64,7 +64,14 @@ def is_well_formed(log: Log) -> bool:
 
 
 def transactions(log: Log) -> tuple[Transaction, ...]:
-    """The committed transactions of the log, in order (writes after the last commit are none)."""
+    """The committed transactions of the log, in order (writes after the last commit are none).
+
+    post: len(__return__) == sum(isinstance(record, Commit) for record in log)
+    post: all(t.writes == log[t.start : t.start + len(t.writes)] for t in __return__)
+    post: all(log[t.start + len(t.writes)] == t.commit for t in __return__)
+    post: [t.start for t in __return__[:1]] in ([], [0])
+    post: all(a.start + len(a.writes) + 1 == b.start for a, b in zip(__return__, __return__[1:]))
+    """
     commits = tuple((end, record) for end, record in enumerate(log) if isinstance(record, Commit))
     starts = (0, *(end + 1 for end, _ in commits))
     return tuple(

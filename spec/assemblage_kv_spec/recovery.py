@@ -54,7 +54,15 @@ def _crc_matches(data: bytes, p: int, commit: Entry) -> bool:
 
 
 def read_transaction(data: bytes, p: int) -> _Valid | None:
-    """The valid transaction at p, or None."""
+    """The valid transaction at p, or None.
+
+    Entries inside the data, the last of them its only commit:
+
+    pre: p >= 0
+    post: __return__ is None or p < __return__.end <= len(data)
+    post: __return__ is None or isinstance(__return__.records[-1], Commit)
+    post: __return__ is None or sum(isinstance(r, Commit) for r in __return__.records) == 1
+    """
     entries = _entries_up_to_commit(data, p)
     if entries is None or not _crc_matches(data, p, entries[-1]):
         return None
@@ -90,7 +98,15 @@ def _valid_transaction_after(data: bytes, end: int) -> bool:
 
 def recover(data: bytes) -> Recovery:
     """Clean if valid transactions reach the end of the data; else corrupt if a valid
-    transaction starts after where they stop; else a torn tail."""
+    transaction starts after where they stop; else a torn tail.
+
+    The valid prefix is whole transactions, and alone it recovers clean, to the same log:
+
+    post: 0 <= __return__.valid_length <= len(data)
+    post: (__return__.status == "clean") == (__return__.valid_length == len(data))
+    post: __return__.log == () or isinstance(__return__.log[-1], Commit)
+    post: recover(data[:(end := __return__.valid_length)]) == Recovery("clean", __return__.log, end)
+    """
     valid = tuple(_valid_transactions(data))
     log = tuple(record for transaction in valid for record in transaction.records)
     end = valid[-1].end if valid else 0

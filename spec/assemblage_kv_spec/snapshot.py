@@ -31,7 +31,19 @@ def _same_key(a: Write, b: Write) -> bool:
 
 def write(snapshot: Snapshot, record: Write) -> Snapshot:
     """Buffer a write; a key written again keeps its first position and takes the last value.
-    ValueError (nothing buffered) if the record does not fit the format's limits."""
+    ValueError (nothing buffered) if the record does not fit the format's limits.
+
+    One write per key; the record is its write now; the keys keep their order, a new one
+    goes last; nothing is recorded as read:
+
+    raises: ValueError
+    pre: len({(w.slot, w.key) for w in snapshot.writes}) == len(snapshot.writes)
+    post: len({(w.slot, w.key) for w in __return__.writes}) == len(__return__.writes)
+    post: own_write(__return__, record.slot, record.key) == record
+    post: all(map(_same_key, snapshot.writes, __return__.writes))
+    post: len(__return__.writes) - len(snapshot.writes) in (0, 1)
+    post: (__return__.read_keys, __return__.read_slots) == (snapshot.read_keys, snapshot.read_slots)
+    """
     if not fits(record):
         raise ValueError("the record does not fit: slot 0..255, stored key and value limits")
     if any(_same_key(w, record) for w in snapshot.writes):

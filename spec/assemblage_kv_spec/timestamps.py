@@ -14,7 +14,12 @@ def latest_timestamp(log: Log) -> int | None:
 
 def next_timestamp(log: Log, now: int) -> int:
     """max(now, latest commit timestamp): a store whose last commit is in the future keeps
-    that timestamp until the clock passes it."""
+    that timestamp until the clock passes it.
+
+    post: __return__ in (now, latest_timestamp(log))
+    post: __return__ >= now
+    post: latest_timestamp(log) is None or __return__ >= latest_timestamp(log)
+    """
     latest = latest_timestamp(log)
     return now if latest is None else max(now, latest)
 

@@ -42,7 +42,13 @@ def _committed_versions(log: Log) -> Iterator[tuple[Key, SpecVersion]]:
 
 
 def index(log: Log) -> Mapping[Key, tuple[SpecVersion, ...]]:
-    """(slot, key) -> its committed versions, oldest first."""
+    """(slot, key) -> its committed versions, oldest first.
+
+    Every committed write is one version, and a key's versions are in log order:
+
+    post: sum(map(len, __return__.values())) == sum(len(t.writes) for t in transactions(log))
+    post: all(a.position < b.position for vs in __return__.values() for a, b in zip(vs, vs[1:]))
+    """
     by_key = sorted(_committed_versions(log), key=itemgetter(0))  # stable: log order kept
     grouped = groupby(by_key, key=itemgetter(0))
     return MappingProxyType({key: tuple(v for _, v in group) for key, group in grouped})
