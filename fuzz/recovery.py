@@ -5,8 +5,9 @@ Invariant: for every byte string, `assemblage_kv.open` either raises `CorruptSto
 or opens a store that holds exactly the spec's recovered log, cut back to the spec's
 valid length. No other exception, ever.
 
-Inputs are the original's files and logs written here, damaged at random: cut, bytes
-flipped, garbage inserted or appended, transactions duplicated.
+Inputs are the original's files and logs the spec writes (some with whole store files as
+values), damaged by the oracle's `strategies.damaged`: cut, bytes flipped, garbage
+inserted or appended, a piece repeated.
 
     python fuzz/recovery.py --examples 20000 --seed 1
 """
@@ -25,6 +26,7 @@ from hypothesis import strategies as st
 
 import assemblage_kv as kv
 import assemblage_kv_spec as spec
+from assemblage_kv_oracle import strategies
 
 VECTORS = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "original-0.1.0"
 SMALL_FILES = sorted(
@@ -32,23 +34,10 @@ SMALL_FILES = sorted(
 )
 
 
-@st.composite
-def damaged_logs(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(st.sampled_from(SMALL_FILES)))
-    for _ in range(draw(st.integers(0, 3))):
-        where = draw(st.integers(0, len(data)))
-        kind = draw(st.sampled_from(["cut", "flip", "insert", "append", "repeat"]))
-        if kind == "cut":
-            del data[where:]
-        elif kind == "flip" and where < len(data):
-            data[where] ^= draw(st.integers(1, 255))
-        elif kind == "insert":
-            data[where:where] = draw(st.binary(min_size=1, max_size=8))
-        elif kind == "append":
-            data += draw(st.binary(max_size=24))
-        elif kind == "repeat":
-            data += data[where : where + draw(st.integers(1, 64))]
-    return bytes(data)
+inputs = st.one_of(st.sampled_from(SMALL_FILES), strategies.store_files).flatmap(
+    strategies.damaged
+)
+"""A vector or a log the spec wrote, after one or two accidents."""
 
 
 def check(data: bytes, folder: Path) -> None:
@@ -92,7 +81,7 @@ def run(examples: int, seed_value: int | None = None) -> None:
         database=None,
         suppress_health_check=list(HealthCheck),
     )
-    @given(damaged_logs())
+    @given(inputs)
     def target(data: bytes) -> None:
         with tempfile.TemporaryDirectory() as folder:
             check(data, Path(folder))

@@ -2,7 +2,8 @@
 
 Keys are drawn from a small pool so that operations collide (conflicts, overwrites,
 removals of existing keys are the interesting cases); values are rich. `programs` are
-whole programs of `traces.Op`s, and `damaged` breaks a log, for the trace recorder.
+whole programs of `traces.Op`s, `store_files` are logs as the spec writes them, and
+`damaged` breaks a log, for the trace recorder and the recovery fuzz target.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+import assemblage_kv_spec as spec
 from assemblage_kv_oracle.traces import Op
 
 EDGE_INTS = [0, 1, -1, 127, 128, 255, 256, -32, -33, 2**16, 2**32, 2**63 - 1, 2**64 - 1, -(2**63)]
@@ -160,3 +162,39 @@ def damaged(data: bytes) -> st.SearchStrategy[bytes]:
         return bytes(broken)
 
     return damage()
+
+
+def _packed(objects: st.SearchStrategy[Any]) -> st.SearchStrategy[bytes]:
+    """The encodings of the storable ones (`values` also holds some that are not)."""
+
+    def pack(x: Any) -> bytes:
+        try:
+            return spec.encode_value(x)
+        except ValueError:
+            return b""
+
+    return objects.map(pack).filter(bool)
+
+
+@st.composite
+def _writes(draw: st.DrawFn, inner: st.SearchStrategy[bytes]) -> spec.Write:
+    slot, key = draw(slots), draw(_packed(keys))
+    if draw(st.integers(0, 4)) == 0:
+        return spec.Remove(slot, key)
+    return spec.Insert(slot, key, draw(_packed(st.one_of(values, inner))))
+
+
+def _store_file(inner: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
+    transaction = st.tuples(
+        st.lists(_writes(inner), max_size=3), st.integers(0, 2**48 - 1).map(spec.Commit)
+    ).map(lambda t: (*t[0], t[1]))
+    return st.lists(transaction, max_size=4).map(
+        lambda ts: spec.encode_log(tuple(record for t in ts for record in t))
+    )
+
+
+store_files: st.SearchStrategy[bytes] = st.recursive(
+    _store_file(st.just(b"")), _store_file, max_leaves=3
+)
+"""Logs as the spec writes them; some values are (bin) whole store files themselves, whose
+valid transactions must never be mistaken for the log's own (docs/semantics.md)."""
