@@ -4,6 +4,10 @@ The classification of any bytes is checked against the spec's `recover`, so the
 implementation's fast searches (chunked scanning, the search for a valid transaction
 after damage) are checked against the definition; on hostile inputs the work they do is
 counted, so a quadratic search fails here instead of hanging a user's open.
+
+An append cut short at any byte opens to the transactions before it, whatever its values
+hold (a value may be a whole store file); the MessagePack length walker behind that rule
+(`_packed`) is checked against msgpack's own encoder and against the document's table.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from hypothesis import strategies as st
 
 import assemblage_kv as kv
 import assemblage_kv_spec as spec
-from assemblage_kv import _crc, _recovery
+from assemblage_kv import _crc, _packed, _recovery
 
 T0 = 1_700_000_000_000
+
 
 def classify(data: bytes) -> tuple[str, int]:
     """("clean" | "torn" | "corrupt", where the valid log ends), as the spec defines it."""
@@ -392,3 +397,361 @@ def test_span_crcs_agree_with_zlib_on_overlapping_spans() -> None:
             others = [(s, e, zlib.crc32(data[s:e]) ^ 1) for s, e in spans]
             assert _crc.any_match(data, [*others, (start, end, crc)])
             assert not _crc.any_match(data, [*others, (start, end, crc ^ 0x80000000)])
+
+
+# ---------------------------------------------------------------------------
+# Unfinished appends: a crash mid-append opens, whatever the values hold
+# (docs/semantics.md, "Unfinished appends")
+
+LONE_COMMIT = transaction([], 0)  # a whole store file: one commit entry, timestamp 0
+
+
+def test_a_store_file_as_a_value_cut_anywhere_opens_to_what_came_before(tmp_path: Path) -> None:
+    """The bug: a cut inside an append whose value is a whole store file raised CorruptStore."""
+    assert len(LONE_COMMIT) == 12
+    before = transaction([kv_entry(0, "a", 1)]) + transaction([kv_entry(1, "b", [2])], T0 + 1)
+    last = transaction([kv_entry(0, "k", LONE_COMMIT)], T0 + 2)
+    assert b"\xa1k\x00\xc4\x0c" + LONE_COMMIT in last  # key "k", slot 0, bin of the file
+    path = tmp_path / "cut.aeon"
+    for cut in range(len(before) + 1, len(before) + len(last)):
+        data = before + last[: cut - len(before)]
+        assert opened(data) == ("torn", len(before)), cut
+        path.write_bytes(data)
+        with kv.open(path) as store:
+            assert path.stat().st_size == len(before), cut
+            tx = store.current()
+            assert (tx.get(0, "a"), tx.get(1, "b"), tx.get(0, "k")) == (1, [2], None), cut
+    assert opened(before + last) == ("clean", len(before + last))
+
+
+def test_a_cut_inside_nested_store_files_opens_torn() -> None:
+    inner = transaction([kv_entry(2, "x", LONE_COMMIT * 3)], T0) + LONE_COMMIT
+    values = [inner, [inner, {"f": inner}], {inner: inner}]
+    before = transaction([kv_entry(0, "a", 1)])
+    last = transaction(
+        [kv_entry(0, "k", value) for value in values] + [kv_entry(1, inner, removal=True)]
+    )
+    for cut in range(1, len(last)):
+        assert opened(before + last[:cut]) == ("torn", len(before)), cut
+
+
+INT_EDGES = [
+    *(2**bits + delta for bits in (7, 8, 15, 16, 31, 32, 63) for delta in (-1, 0)),
+    *(-(2**bits) + delta for bits in (5, 7, 15, 31, 63) for delta in (0, -1)),
+    0, 1, -1, 2**64 - 1,
+]  # fmt: skip
+INT_EDGES.remove(-(2**63) - 1)  # not encodable
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.sampled_from(INT_EDGES),
+    st.integers(-(2**63), 2**64 - 1),
+    st.floats(allow_nan=False),
+    st.text(max_size=40),
+    st.binary(max_size=40),
+    st.binary(min_size=250, max_size=300),  # bin 8 and bin 16
+    st.text(min_size=30, max_size=40),  # fixstr and str 8
+)
+objects = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=20),
+        st.dictionaries(
+            st.one_of(st.text(max_size=4), st.integers(-(2**63), 2**63)), children, max_size=20
+        ),
+    ),
+    max_leaves=24,
+)
+keys = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**64 - 1), st.text(max_size=8)),
+    lambda children: st.lists(children, max_size=4),
+    max_leaves=6,
+)
+
+Write = tuple[int, Any, Any, bool]  # slot, key, value, is a removal
+
+
+def writes(values: st.SearchStrategy[Any]) -> st.SearchStrategy[list[Write]]:
+    return st.lists(
+        st.tuples(st.integers(0, 3), keys, values, st.booleans()), min_size=0, max_size=4
+    )
+
+
+def log_of(transactions: list[list[Write]], first_timestamp: int = T0) -> bytes:
+    return b"".join(
+        transaction(
+            [kv_entry(slot, key, value, removal=removal) for slot, key, value, removal in writes],
+            first_timestamp + number,
+        )
+        for number, writes in enumerate(transactions)
+    )
+
+
+small_objects = st.recursive(scalars, lambda children: st.lists(children, max_size=3), max_leaves=4)
+store_files = st.builds(
+    log_of, st.lists(writes(small_objects), min_size=1, max_size=2), st.integers(0, 2**40)
+)
+values = st.one_of(
+    objects,
+    store_files,
+    st.lists(st.one_of(objects, store_files), max_size=3),
+    st.dictionaries(st.text(max_size=3), store_files, max_size=2),
+)
+
+
+REMOVED = object()
+
+
+def assert_holds_writes(store: kv.KvStore, transactions: list[list[Write]]) -> None:
+    state: dict[tuple[int, bytes], Any] = {}
+    for writes_ in transactions:
+        for slot, key, value, removal in writes_:
+            packed = msgpack.packb(value)
+            state[(slot, msgpack.packb(key))] = (
+                REMOVED if removal else msgpack.unpackb(packed, strict_map_key=False)
+            )
+    tx = store.current()
+    for (slot, key), value in state.items():
+        assert tx.get(slot, msgpack.unpackb(key), REMOVED) == value
+    for slot in range(4):
+        live = sorted(
+            key for (s, key), value in state.items() if s == slot and value is not REMOVED
+        )
+        assert sorted(map(msgpack.packb, tx.keys(slot))) == live
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(writes(values), max_size=3), writes(values), st.data())
+def test_committed_transactions_then_any_cut_of_one_more_open_to_the_committed(
+    committed: list[list[Write]], appended: list[Write], data: st.DataObject
+) -> None:
+    log = log_of(committed)
+    last = log_of([appended], T0 + len(committed))
+    cut = data.draw(st.integers(0, len(last) - 1), label="cut")
+    storage = kv.MemoryStorage(log + last[:cut])
+    with kv.KvStore.open(storage) as store:
+        assert store.log_size() == len(log) == storage.size()
+        assert_holds_writes(store, committed)
+
+
+def entry_end(data: bytes, start: int) -> int:
+    """Where the kv entry at `start` ends, as its header and size fields say."""
+    key_width, value_width = data[start] >> 3, data[start] & 7
+    sizes = start + 1 + key_width
+    key_size = int.from_bytes(data[start + 1 : sizes], "little")
+    value_size = int.from_bytes(data[sizes : sizes + value_width], "little")
+    return sizes + value_width + key_size + value_size
+
+
+def test_a_size_field_that_swallows_later_transactions_is_still_damage() -> None:
+    """Every single-bit flip of a size field of a middle transaction's entries."""
+    first = transaction([kv_entry(0, "a", 1)])
+    entries = [
+        kv_entry(0, "b", "two"),
+        kv_entry(1, "c", b"x" * 300),
+        kv_entry(2, "d", removal=True),
+    ]
+    middle = transaction(entries, T0 + 1)
+    later = transaction([kv_entry(0, "e", LONE_COMMIT)], T0 + 2) + transaction([], T0 + 3)
+    log = first + middle + later
+    starts = [len(first) + len(b"".join(entries[:number])) for number in range(len(entries))]
+    swallowing = 0
+    for start in starts:
+        widths = (log[start] >> 3) + (log[start] & 7)
+        for field in range(start + 1, start + 1 + widths):
+            for bit in range(8):
+                damaged = bytearray(log)
+                damaged[field] ^= 1 << bit
+                assert opened(bytes(damaged)) == ("corrupt", len(first)), (field, bit)
+                swallowing += entry_end(damaged, start) > len(first) + len(middle)
+    assert swallowing >= 10  # flips that make an entry take in the transactions after it
+
+
+def test_a_bad_first_byte_in_a_value_is_damage_when_a_valid_transaction_follows() -> None:
+    """0xc1 begins no object, so a value starting with it is no unfinished append."""
+    before = transaction([kv_entry(0, "a", 1)])
+    for padding in (b"", b"more"):  # the value ends with the inner file, or goes on
+        last = transaction([kv_entry(0, "k", LONE_COMMIT + padding)], T0 + 2)
+        cut = last[: last.index(LONE_COMMIT) + len(LONE_COMMIT)]
+        assert opened(before + cut) == ("torn", len(before))
+        bad = cut.replace(bytes((0xC4, 12 + len(padding))), bytes((0xC1, 12 + len(padding))))
+        assert bad != cut
+        assert opened(before + bad) == ("corrupt", len(before)), padding
+        assert opened(before + bad[:-1]) == ("torn", len(before))  # nothing valid after it
+
+
+def test_edges_of_the_rule_where_the_document_is_taken_literally() -> None:
+    """Each is classified as the spec classifies it, too."""
+    before = transaction([kv_entry(0, "a", 1)])
+    # A stored key of one byte is the slot alone: its packed key, all there, is empty,
+    # which is not one MessagePack object, even while the value is still being cut.
+    value = msgpack.packb(LONE_COMMIT + b"more")
+    slot_only = b"\x09\x01" + bytes((len(value),)) + b"\x00" + value
+    assert (
+        opened(before + slot_only[:-2])
+        == ("corrupt", len(before))
+        == classify(before + slot_only[:-2])
+    )
+    # Only the bytes that are there count: a cut value whose object (bin 8 of 255 bytes)
+    # would not fit in its 100-byte size field still does not end within them.
+    overlong = b"\x09\x03\x64\xa1k\x00\xc4\xff" + LONE_COMMIT
+    assert opened(before + overlong) == ("torn", len(before)) == classify(before + overlong)
+    # The packed key complete, its slot byte not yet written.
+    key_only = kv_entry(0, "k", LONE_COMMIT)
+    assert (
+        opened(before + key_only[: key_only.index(b"\xa1k") + 2])
+        == ("torn", len(before))
+        == classify(before + key_only[: key_only.index(b"\xa1k") + 2])
+    )
+    # A cut commit entry: 01, then 06, then fewer than 10 more bytes.
+    appended = kv_entry(0, "k", LONE_COMMIT) + b"\x01\x06" + bytes(9)
+    assert opened(before + appended) == ("torn", len(before)) == classify(before + appended)
+    assert (
+        opened(before + appended + b"\x00")
+        == ("corrupt", len(before))
+        == classify(before + appended + b"\x00")
+    )  # a whole commit
+
+
+# ---------------------------------------------------------------------------
+# The MessagePack length walker behind it
+
+
+packables = st.one_of(
+    objects,
+    st.builds(msgpack.ExtType, st.integers(0, 127), st.binary(max_size=20)),
+    st.lists(st.builds(msgpack.ExtType, st.integers(0, 127), st.binary(max_size=300))),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(packables, st.booleans(), st.binary(max_size=3))
+def test_the_walker_finds_where_a_packed_object_ends(
+    obj: Any, single_float: bool, after: bytes
+) -> None:
+    try:
+        packed: bytes = msgpack.packb(obj, use_single_float=single_float)
+    except OverflowError:  # a double too large for a single float
+        packed = msgpack.packb(obj)
+    assert _packed.object_end(packed, 0, len(packed)) == len(packed)
+    assert _packed.object_end(b"\x00" + packed + after, 1, len(packed) + 1 + len(after)) == (
+        len(packed) + 1
+    )
+    for cut in range(len(packed)):
+        assert _packed.object_end(packed + after, 0, cut) == _packed.RUNS_PAST, cut
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        "s" * 70_000,  # str 32
+        b"b" * 70_000,  # bin 32
+        list(range(70_000)),  # array 32
+        {n: None for n in range(70_000)},  # map 32
+        msgpack.ExtType(5, bytes(70_000)),  # ext 32
+        *(msgpack.ExtType(5, bytes(n)) for n in (1, 2, 3, 4, 8, 16, 17, 255, 256)),
+        *(edge for edge in INT_EDGES),
+        1.5,
+    ],
+)
+def test_the_walker_on_every_form_msgpack_writes(obj: Any) -> None:
+    for single_float in (False, True):
+        packed: bytes = msgpack.packb(obj, use_single_float=single_float)
+        assert _packed.object_end(packed, 0, len(packed)) == len(packed)
+        assert _packed.object_end(packed, 0, len(packed) - 1) == _packed.RUNS_PAST
+
+
+def test_the_walker_counts_lengths_only() -> None:
+    assert _packed.object_end(b"\xa2\xff\xfe", 0, 3) == 3  # a str that is not UTF-8
+    assert _packed.object_end(b"\xd4\xff\x00", 0, 3) == 3  # ext -1 (timestamp), unchecked
+    assert _packed.object_end(b"\xc7\x02\x80ab", 0, 5) == 5
+    assert _packed.object_end(b"\xc6\x00\x00\x00\x05abcde", 0, 10) == 10
+    claimed = b"\xdb\xff\xff\xff\xff" + b"x" * 100  # 4 GiB claimed: past, not an error
+    assert _packed.object_end(claimed, 0, len(claimed)) == _packed.RUNS_PAST
+    assert _packed.object_end(b"\xdd\x00\x00\x00", 0, 4) == _packed.RUNS_PAST  # cut header
+    assert _packed.object_end(b"\x82\x01\x02\x03\x04", 0, 5) == 5  # fixmap: 2 x 2 objects
+    assert _packed.object_end(b"\xde\x00\x01\x01\x02", 0, 5) == 5
+    assert _packed.object_end(b"\x90\x91", 0, 2) == 1  # an empty array is one byte
+    assert _packed.object_end(b"", 0, 0) == _packed.RUNS_PAST
+
+
+def test_0xc1_begins_no_object() -> None:
+    for data in (b"\xc1", b"\x91\xc1", b"\x92\x01\xc1\x01", b"\x81\xc1\x01", b"\x81\x01\xc1"):
+        assert _packed.object_end(data, 0, len(data)) == _packed.INVALID, data
+    assert _packed.object_end(b"\x91\x01\xc1", 0, 3) == 2  # after the object: not looked at
+    assert _packed.object_end(b"\x92\x01\xc1", 0, 2) == _packed.RUNS_PAST  # not reached
+
+
+def test_the_walker_reads_every_first_byte_as_the_document_says() -> None:
+    """The table of docs/semantics.md, written out again byte by byte."""
+    fixed = {0xCA: 5, 0xCB: 9, 0xCC: 2, 0xCD: 3, 0xCE: 5, 0xCF: 9, 0xD0: 2, 0xD1: 3}
+    fixed |= {0xD2: 5, 0xD3: 9, 0xD4: 3, 0xD5: 4, 0xD6: 6, 0xD7: 10, 0xD8: 18}
+    counted = {0xC4: 1, 0xC5: 2, 0xC6: 4, 0xD9: 1, 0xDA: 2, 0xDB: 4}
+    for first in range(256):
+        data = bytes((first,)) + bytes(40)  # zero counts, zero lengths, fixint elements
+        if first == 0xC1:
+            expected = _packed.INVALID
+        elif 0xA0 <= first <= 0xBF:
+            expected = 1 + (first & 31)
+        elif 0x80 <= first <= 0x8F:
+            expected = 1 + 2 * (first & 15)
+        elif 0x90 <= first <= 0x9F:
+            expected = 1 + (first & 15)
+        elif first in counted:
+            expected = 1 + counted[first]
+        elif first in (0xC7, 0xC8, 0xC9):
+            expected = 1 + {0xC7: 1, 0xC8: 2, 0xC9: 4}[first] + 1
+        elif first in (0xDC, 0xDE):
+            expected = 3
+        elif first in (0xDD, 0xDF):
+            expected = 5
+        else:
+            expected = fixed.get(first, 1)
+        assert _packed.object_end(data, 0, len(data)) == expected, hex(first)
+
+
+class Steps:
+    """Counts the walker's steps: each looks up the first byte of one object."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        forms = _packed._FORMS
+        steps = self
+
+        class CountedForms:
+            def __getitem__(self, byte: int) -> Any:
+                steps.count += 1
+                return forms[byte]
+
+        monkeypatch.setattr(_packed, "_FORMS", CountedForms())
+
+
+def hostile_tails(size: int) -> Iterator[tuple[str, bytes]]:
+    """Cut entries whose key or value claims far more than is there."""
+    value_size = (2**24).to_bytes(4, "little")
+    headed = b"\x0c\x03" + value_size + b"\xa1k\x00"  # key "k", a 16 MiB value
+    yield "array 32 headers", headed + b"\xdd\xff\xff\xff\xff" * (size // 5)
+    yield "map 32 headers", headed + b"\xdf\xff\xff\xff\xff" * (size // 5)
+    yield "nested arrays", headed + b"\x91" * size
+    yield "nested maps", headed + b"\x81\x01" * (size // 2)
+    key_sizes = b"\x11" + (65_001).to_bytes(2, "little") + b"\x01"  # 65,000 packed bytes
+    yield "nested arrays in a key", key_sizes + b"\x91" * 64_000
+    entries = b"".join(kv_entry(0, n, [n, b"\x01\x06" * 3]) for n in range(size // 20))
+    yield "many entries, then a cut", entries + kv_entry(0, "k", LONE_COMMIT)[:-1]
+    closed = headed[:2] + (size - 5).to_bytes(4, "little") + headed[6:]
+    yield "nested arrays, then a commit", closed + b"\x91" * (size - 6) + b"\x01" + LONE_COMMIT
+
+
+def test_hostile_tails_cost_linear_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check reads each byte of the tail at most once; the inputs are bounded (about
+    a megabyte each) and the work is counted, never timed."""
+    before = transaction([kv_entry(0, "a", 1)])
+    for name, tail in hostile_tails(1 << 20):
+        with monkeypatch.context() as patch:
+            work = Work(patch)
+            steps = Steps(patch)
+            expected = "corrupt" if name.endswith("commit") else "torn"
+            assert opened(before + tail) == (expected, len(before)), name
+        assert len(tail) // 8 <= steps.count <= len(tail), name  # it was walked, once
+        assert work.entries <= 4 * len(tail) // 20 + 16, name

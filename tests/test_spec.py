@@ -9,6 +9,7 @@ import zlib
 from pathlib import Path
 from typing import Any, Literal
 
+import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -34,6 +35,7 @@ from assemblage_kv_spec import (
     get_version,
     index,
     is_slot,
+    is_unfinished_append,
     keys,
     last_updated,
     latest_timestamp,
@@ -41,6 +43,7 @@ from assemblage_kv_spec import (
     next_timestamp,
     note_listing,
     note_read,
+    packed_length,
     recover,
     transactions,
     versions,
@@ -129,12 +132,17 @@ def test_encode_then_recover_is_the_same_log(log: Log) -> None:
 @settings(max_examples=25, deadline=None)
 @given(logs(value_size=20, max_transactions=4))
 def test_every_prefix_is_clean_at_a_boundary_or_torn_back_to_one(log: Log) -> None:
+    assert_every_cut_recovers_to_the_transactions_before_it(log)
+
+
+def assert_every_cut_recovers_to_the_transactions_before_it(log: Log) -> None:
     data = encode_log(log)
     ends = boundaries(log)
     for cut in range(len(data) + 1):
         last = max(n for n, end in enumerate(ends) if end <= cut)
         status: Status = "clean" if ends[last] == cut else "torn"
-        assert recover(data[:cut]) == Recovery(status, records_before(log, last), ends[last])
+        expected = Recovery(status, records_before(log, last), ends[last])
+        assert recover(data[:cut]) == expected, cut
 
 
 def test_s11_base_file_every_prefix() -> None:
@@ -275,6 +283,244 @@ def test_garbage_after_the_log_is_torn_unless_a_valid_transaction_follows() -> N
 def test_encode_log_refuses_logs_that_are_not_well_formed(log: Log) -> None:
     with pytest.raises(ValueError):
         encode_log(log)
+
+
+# --- unfinished appends and the lengths of MessagePack objects -------------------------
+
+INT_EDGES = [0, 127, 128, 255, 256, 2**16 - 1, 2**16, 2**32 - 1, 2**32, 2**64 - 1]
+INT_EDGES += [-1, -32, -33, -128, -129, -(2**15), -(2**15) - 1, -(2**31), -(2**31) - 1, -(2**63)]
+LENGTH_EDGES = [0, 1, 2, 4, 8, 15, 16, 17, 31, 32, 255, 256]
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.sampled_from(INT_EDGES),
+    st.integers(-(2**63), 2**64 - 1),
+    st.floats(),
+    st.text(max_size=40),
+    st.sampled_from(LENGTH_EDGES).map(lambda n: "s" * n),
+    st.binary(max_size=40),
+    st.sampled_from(LENGTH_EDGES).map(bytes),
+    st.builds(msgpack.ExtType, st.integers(0, 127), st.binary(max_size=20)),
+    st.builds(msgpack.ExtType, st.integers(0, 127), st.sampled_from(LENGTH_EDGES).map(bytes)),
+)
+map_keys = st.one_of(st.integers(-1000, 1000), st.text(max_size=4), st.binary(max_size=4))
+packable = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(map_keys, inner, max_size=4),
+        st.lists(inner, min_size=15, max_size=17),  # fixarray up to 15, then array 16
+        st.dictionaries(st.integers(0, 100), inner, min_size=15, max_size=17),
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(packable, st.binary(max_size=3))
+def test_packed_length_is_the_length_of_msgpacks_encoding(x: object, after: bytes) -> None:
+    packed = msgpack.packb(x)
+    assert packed_length(packed) == len(packed)
+    assert packed_length(packed + after) == len(packed)  # what follows is not counted
+
+
+BIG = 2**16  # the lengths and counts that need 4 bytes
+LARGE_OBJECTS = [
+    *(n * "s" for n in (BIG - 1, BIG)),  # str 16, 32
+    *(bytes(n) for n in (BIG - 1, BIG)),  # bin 16, 32
+    *(msgpack.ExtType(1, bytes(n)) for n in (BIG - 1, BIG)),  # ext 16, 32
+    *([None] * n for n in (BIG - 1, BIG)),  # array 16, 32
+    *(dict.fromkeys(range(n)) for n in (BIG - 1, BIG)),  # map 16, 32
+]
+
+
+@pytest.mark.parametrize("x", LARGE_OBJECTS, ids=lambda x: type(x).__name__)
+def test_packed_length_of_large_objects(x: object) -> None:
+    packed = msgpack.packb(x)
+    assert packed_length(packed) == len(packed)
+    assert packed_length(packed[:-1]) == packed_length(packed[:5]) == "past the end"
+
+
+def test_packed_length_of_single_floats() -> None:
+    packed = msgpack.packb(1.5, use_single_float=True)
+    assert packed[0] == 0xCA and packed_length(packed) == len(packed) == 5
+
+
+@settings(max_examples=50, deadline=None)
+@given(packable.filter(lambda x: len(msgpack.packb(x)) < 400))
+def test_every_proper_prefix_of_an_object_runs_past_the_end(x: object) -> None:
+    packed = msgpack.packb(x)
+    for cut in range(len(packed)):
+        assert packed_length(packed[:cut]) == "past the end", cut
+
+
+def test_c1_begins_no_object() -> None:
+    assert packed_length(b"\xc1") == "no object"
+    assert packed_length(b"\xc1\x00") == "no object"
+    assert packed_length(b"\x92\x01\xc1") == "no object"  # where an element starts
+    assert packed_length(b"\x81\xc1\x01") == "no object"
+    assert packed_length(b"\x92\xc1") == "no object"  # even before the end
+    assert packed_length(b"\xc4\x01\xc1") == 3  # inside a bin's bytes it is a byte
+    assert packed_length(b"\xa1\xff") == 2  # a str's bytes need not be UTF-8
+
+
+def test_hostile_lengths_and_nesting_are_read_in_a_loop() -> None:
+    deep = b"\x91" * 200_000 + b"\xc0"  # 200,000 nested arrays: no recursion
+    assert packed_length(deep) == len(deep)
+    assert packed_length(deep[:-1]) == "past the end"
+    assert packed_length(b"\xdf\xff\xff\xff\xff" + b"\x00" * 1000) == "past the end"
+    assert packed_length(b"\xc6\xff\xff\xff\xff" + b"\x00" * 1000) == "past the end"
+    assert packed_length(b"\xc9\x00\x00\x00\x01\x05") == "past the end"  # ext: type, then 1
+    assert packed_length(b"\xc9\x00\x00\x00\x01\x05\x00") == 7
+
+
+BUG = (Insert(0, b"\xa1k", b"\xc4\x0c" + encode_log((Commit(0),))), Commit(5))
+
+
+@pytest.mark.parametrize("cut", range(1, len(encode_log(BUG))))
+def test_a_value_holding_a_whole_transaction_cut_short_is_a_torn_tail(cut: int) -> None:
+    """The value is a bin holding a valid transaction: cut after it (20..31), that
+    transaction lies after the valid prefix, but the rest is an unfinished append."""
+    data = encode_log(BUG)
+    assert recover(data[:cut]) == Recovery("torn", (), 0)
+    assert recover(data) == Recovery("clean", BUG, len(data))
+
+
+packed_keys = st.one_of(
+    st.sampled_from([b"\xa1a", b"\xa1b", b"\x01", b"\xc0"]),
+    packable.map(msgpack.packb).filter(lambda key: len(key) < 300),
+)
+store_files = logs(value_size=40, max_transactions=3).map(encode_log)
+
+
+def packed_writes(values: st.SearchStrategy[bytes]) -> st.SearchStrategy[Insert | Remove]:
+    inserts = st.builds(Insert, slots, packed_keys, values)
+    return st.one_of(inserts, inserts, st.builds(Remove, slots, packed_keys))
+
+
+@st.composite
+def packed_logs(draw: st.DrawFn, values: st.SearchStrategy[bytes]) -> Log:
+    """Well-formed logs whose keys and values are each one MessagePack object."""
+    records: Log = ()
+    for timestamp in range(draw(st.integers(1, 4))):
+        body = tuple(draw(st.lists(packed_writes(values), max_size=3)))
+        records = (*records, *body, Commit(timestamp))
+    return records
+
+
+inner_values = st.one_of(
+    packable.map(msgpack.packb).filter(lambda value: len(value) < 500),
+    store_files.filter(bool).map(msgpack.packb),  # bin-wrapped store files
+)
+# ... and store files of store files
+values_with_store_files = st.one_of(
+    inner_values, packed_logs(inner_values).map(encode_log).map(msgpack.packb)
+)
+
+
+@settings(max_examples=20, deadline=None)
+@given(packed_logs(values_with_store_files))
+def test_every_cut_of_a_log_of_packed_values_is_torn_back_to_a_boundary(log: Log) -> None:
+    """Whatever the values hold (here: whole store files, wrapped in bin), a cut never
+    makes a store refuse to open."""
+    assert_every_cut_recovers_to_the_transactions_before_it(log)
+
+
+def test_a_cut_inside_a_value_holding_store_files_is_torn() -> None:
+    inner = encode_log(THREE)
+    log = (*THREE[:3], Insert(0, b"\xa1f", msgpack.packb(inner)), Commit(4000))
+    data = encode_log(log)
+    start = boundaries(log)[1]
+    for cut in range(start + 1, len(data)):
+        assert recover(data[:cut]) == Recovery("torn", THREE[:3], start), cut
+
+
+def test_size_flips_in_a_middle_transaction_are_still_corrupt() -> None:
+    """Flipping any bit of a size field of T2's insert of a5 'hello' makes that entry
+    shorter (its value then not one object), or longer, swallowing the rest of T2 and
+    some or all of T3 (its value then more than one object): not an unfinished append,
+    and the valid T3 after it makes it damage, as before."""
+    data = encode_log(THREE)
+    start = 24  # T2: Insert(0, a1 'c', a5 'hello'), ...
+    assert data[start : start + 3] == b"\x09\x03\x06"
+    swallowing = 0
+    for offset in (start + 1, start + 2):  # the key size, the value size
+        for bit in range(8):
+            flipped = bytearray(data)
+            flipped[offset] ^= 1 << bit
+            end = start + 3 + flipped[start + 1] + flipped[start + 2]
+            swallowing += end > boundaries(THREE)[2] - 12  # into T2's commit, or past it
+            assert recover(bytes(flipped)) == Recovery("corrupt", THREE[:3], start), (offset, bit)
+    assert swallowing >= 4
+
+
+def test_a_value_size_running_past_the_end_over_a_whole_value_is_corrupt() -> None:
+    """The value size grows past the end of the data, so the entry is cut short; but its
+    value bytes hold a whole object and more, which no writer writes."""
+    log = (*THREE[:3], Insert(0, b"\xa1e", b"\x05"), Commit(2500), *THREE[-2:])
+    data = bytearray(encode_log(log))
+    start = boundaries(log)[1]
+    assert data[start : start + 3] == b"\x09\x03\x01"
+    data[start + 2] = 0xFF  # 255 bytes of value: past the end of the data
+    assert start + 6 + 255 > len(data)
+    assert not is_unfinished_append(bytes(data), start)
+    assert recover(bytes(data)) == Recovery("corrupt", THREE[:3], start)
+
+
+@pytest.mark.parametrize(
+    "rest",
+    [
+        b"\x01",  # a commit entry's first bytes
+        b"\x01\x06",
+        b"\x01\x06" + b"\x00" * 9,
+        b"\x09",  # a header
+        b"\x12\x03",  # part of a 2-byte key size
+        b"\x09\x03",  # the key size, no value size yet
+        b"\x09\x03\x02",  # both sizes, no key yet
+        b"\x09\x03\x02\xa1",  # part of the packed key
+        b"\x09\x03\x02\xa1k",  # all the packed key, no slot
+        b"\x09\x03\x02\xa1k\x00\xa1",  # part of the value
+        b"\x08\x03\xa1k",  # a removal without its slot
+        b"\x09\x03\x01\xa1k\x00\x01",  # a whole entry, and nothing more
+        b"\x09\x03\x01\xa1k\x00\x01\x08\x03\xa1j\x00\x01\x06\x00",  # two, a commit begun
+        b"\x0e\x03\x01\x00\x00\x00\x00\x00\xa1k\x00\x01",  # sizes at any width
+    ],
+)
+def test_unfinished_appends(rest: bytes) -> None:
+    t1 = commit_entry(b"\x09\x03\x01\xa1a\x00\x01", 1)
+    assert is_unfinished_append(t1 + rest, len(t1))
+    assert recover(t1 + rest) == Recovery("torn", recover(t1).log, len(t1))
+
+
+@pytest.mark.parametrize(
+    "rest",
+    [
+        b"\x01\x06" + b"\x00" * 10,  # a whole commit entry: the append was all written
+        b"\x01\x05",  # not a commit's head
+        b"\x00",  # header: no key size, no value size
+        b"\x02",  # no key size, 2 value-size bytes: not a commit
+        b"\x29",  # a reserved bit
+        b"\x0f",  # 7 value-size bytes
+        b"\x09\x00",  # key size 0
+        b"\x09\x03\x00",  # value size 0 in a 1-byte field
+        b"\x18\x01\x00\x01",  # key size over the limit
+        b"\x09\x01",  # key size 1: the packed key is empty, so all there, and no object
+        b"\x09\x01\x01",
+        b"\x09\x04\x02\xa1k",  # the packed key is longer than one object
+        b"\x09\x03\x02\xa2k",  # all of the packed key, and not one object
+        b"\x09\x03\x02\xc1",  # the packed key begins no object
+        b"\x09\x03\x03\xa1k\x00\x01",  # the value's first object ends before the value
+        b"\x09\x03\x01\xa1k\x00\xa1",  # a whole entry whose value is not one object
+        b"\x09\x03\x01\xa2k\x00\x01",  # a whole entry whose key is not one object
+        b"\x09\x03\x01\xa1k\x00\x01\xff",  # a whole entry, then no entry
+    ],
+)
+def test_not_unfinished_appends(rest: bytes) -> None:
+    t1 = commit_entry(b"\x09\x03\x01\xa1a\x00\x01", 1)
+    assert not is_unfinished_append(t1 + rest, len(t1))
+    t2 = commit_entry(b"\x09\x03\x01\xa1b\x00\x02", 2)
+    assert recover(t1 + rest + t2) == Recovery("corrupt", recover(t1).log, len(t1))
 
 
 # --- the original's files -------------------------------------------------------------

@@ -59,7 +59,9 @@ def parse_entry(data: bytes, pos: int) -> tuple[int, int, int, int]:
     """Frame the entry at `pos` as (kind, key_start, key_end, end).
 
     kind is KV (the value is data[key_end:end], empty for a removal), COMMIT (end is
-    the end of the commit entry), MALFORMED, or TRUNCATED (data ends inside it).
+    the end of the commit entry), MALFORMED, or TRUNCATED (data ends inside it, and
+    each size field that is there is within its limit: recovery asks whether a cut
+    entry is consistent so far).
     """
     size = len(data)
     if pos >= size:
@@ -76,15 +78,18 @@ def parse_entry(data: bytes, pos: int) -> tuple[int, int, int, int]:
             return _TRUNCATED
         return (COMMIT, 0, 0, pos + COMMIT_LENGTH)
     sizes = pos + 1
-    key_start = sizes + key_width + value_width
-    if key_start > size:
+    value_sizes = sizes + key_width
+    if value_sizes > size:
         return _TRUNCATED
-    key_size = int.from_bytes(data[sizes : sizes + key_width], "little")
+    key_size = int.from_bytes(data[sizes:value_sizes], "little")
     if not 1 <= key_size <= MAX_STORED_KEY:
         return _MALFORMED
+    key_start = value_sizes + value_width
+    if key_start > size:
+        return _TRUNCATED
     value_size = 0
     if value_width:
-        value_size = int.from_bytes(data[sizes + key_width : key_start], "little")
+        value_size = int.from_bytes(data[value_sizes:key_start], "little")
         if not 1 <= value_size <= MAX_VALUE:
             return _MALFORMED
     key_end = key_start + key_size
@@ -92,6 +97,24 @@ def parse_entry(data: bytes, pos: int) -> tuple[int, int, int, int]:
     if end > size:
         return _TRUNCATED
     return (KV, key_start, key_end, end)
+
+
+def cut_entry_frame(data: bytes, pos: int) -> tuple[int, int, int] | None:
+    """Frame the entry at `pos` that `parse_entry` found TRUNCATED, as if data went on.
+
+    Returns (key_start, key_end, end) of a kv entry whose size fields are all there;
+    key_end and end may lie past the data. None if no key or value byte of the entry
+    can be there: it is a commit entry, or its size fields are cut short.
+    """
+    header = data[pos]
+    key_width = (header >> 3) & 3
+    sizes = pos + 1
+    key_start = sizes + key_width + (header & 7)
+    if key_width == 0 or key_start > len(data):
+        return None
+    value_sizes = sizes + key_width
+    key_end = key_start + int.from_bytes(data[sizes:value_sizes], "little")
+    return (key_start, key_end, key_end + int.from_bytes(data[value_sizes:key_start], "little"))
 
 
 def commit_fields(data: bytes, pos: int) -> tuple[int, int]:

@@ -1,14 +1,19 @@
 """Opening a log: read its valid transactions, then decide what the rest is.
 
 From offset 0, valid transactions are read one after another; `end` is where that
-stops. If the log ends there, it is clean. If a valid transaction starts anywhere after
-`end`, the log is corrupt: something damaged data that was once good, and nothing may be
-thrown away. Otherwise the rest is a torn tail (an interrupted append) that the caller
-cuts off. See docs/semantics.md, "The log" and "Recovery".
+stops. If the log ends there, it is clean. If the rest is an unfinished append (the
+beginning of one transaction as a writer writes it, cut short by the end of the data),
+it is a torn tail that the caller cuts off; this is asked first because a value being
+appended may itself hold a whole store file, valid transactions and all, and a crash in
+the middle of writing it must not make the store refuse to open. Otherwise, if a valid
+transaction starts anywhere after `end`, the log is corrupt: something damaged data
+that was once good, and nothing may be thrown away. Otherwise the rest is a torn tail
+too. See docs/semantics.md, "The log" and "Recovery (opening)".
 
 The log is read in chunks, so only the transaction being parsed (and, after damage,
 the tail) is held in memory. Every search here is linear in the bytes it looks at, so
-no input makes opening hang.
+no input makes opening hang: the unfinished-append check is one forward pass over the
+tail, reading MessagePack headers only (`_packed`).
 """
 
 from __future__ import annotations
@@ -26,8 +31,10 @@ from ._format import (
     KV,
     TRUNCATED,
     commit_fields,
+    cut_entry_frame,
     parse_entry,
 )
+from ._packed import RUNS_PAST, object_end
 
 CHUNK = 1 << 22
 """Bytes read at a time while scanning the log."""
@@ -139,6 +146,57 @@ def _valid_transaction_after(data: bytes) -> bool:
     return any_match(data, spans)
 
 
+def _packed_so_far(data: bytes, start: int, stop: int) -> bool:
+    """Are the packed bytes data[start:stop] consistent, as far as `data` goes?
+
+    If they are all there, they must be exactly one MessagePack object; if only some
+    are (or none), the object they begin must not end within them.
+    """
+    if stop <= len(data):
+        return object_end(data, start, stop) == stop
+    return object_end(data, start, len(data)) == RUNS_PAST
+
+
+def _holds_packed_objects(data: bytes, key_start: int, key_end: int, end: int) -> bool:
+    """Does a kv entry hold what a writer writes, as far as `data` goes?
+
+    The stored key is one MessagePack object and the slot byte; the value of an insert
+    (`end > key_end`; a removal has none) is one MessagePack object.
+    """
+    if not _packed_so_far(data, key_start, key_end - 1):
+        return False
+    return end == key_end or _packed_so_far(data, key_end, end)
+
+
+def _cut_short_consistently(data: bytes, pos: int) -> bool:
+    """Is the entry at `pos`, which the end of `data` cuts short, consistent so far?
+
+    `parse_entry` has checked its header, and each size field that is there; what is
+    left is whatever part of the key and value is there.
+    """
+    frame = cut_entry_frame(data, pos)
+    return frame is None or _holds_packed_objects(data, *frame)
+
+
+def _unfinished_append(data: bytes) -> bool:
+    """Is `data` the beginning of one transaction as a writer writes it, cut short?
+
+    That is: complete kv entries that each hold one packed key (and slot) and one packed
+    value, then nothing or an entry cut short that is consistent so far. A complete
+    commit entry is never part of it: the whole append was written, so a CRC that does
+    not match is damage.
+    """
+    pos = 0
+    while pos < len(data):
+        kind, key_start, key_end, end = parse_entry(data, pos)
+        if kind == TRUNCATED:
+            return _cut_short_consistently(data, pos)
+        if kind != KV or not _holds_packed_objects(data, key_start, key_end, end):
+            return False
+        pos = end
+    return True
+
+
 def _read_to_end(read: Read, offset: int, size: int) -> bytes:
     parts = []
     while offset < size:
@@ -155,7 +213,8 @@ def scan(read: Read, size: int, on_transaction: OnTransaction) -> int:
 
     Returns the length of the valid log: `size` if it is clean, less if it has a torn
     tail that the caller must cut off before appending. Raises CorruptStore, without
-    writing anything, if a valid transaction follows damaged data.
+    writing anything, if a valid transaction follows damaged data (and the rest is not
+    an unfinished append).
     """
     data = b""
     base = 0  # log offset of data[0]
@@ -185,6 +244,8 @@ def scan(read: Read, size: int, on_transaction: OnTransaction) -> int:
     if pos >= size:
         return size
     tail = data[pos - base :] + _read_to_end(read, base + len(data), size)
+    if _unfinished_append(tail):
+        return pos
     if _valid_transaction_after(tail):
         raise CorruptStore(
             f"the log is damaged at offset {pos} and valid transactions follow the damage, "

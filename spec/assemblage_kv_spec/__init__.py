@@ -8,6 +8,7 @@ bytes on disk are `encode_log(log)`, read back by `recover`.
 from .codec import encode_log
 from .commit import Conflict, changed_since, commit, conflict
 from .merge import merge
+from .packed import packed_length
 from .records import (
     MAX_STORED_KEY,
     MAX_TIMESTAMP,
@@ -23,7 +24,7 @@ from .records import (
     is_well_formed,
     transactions,
 )
-from .recovery import Recovery, recover
+from .recovery import Recovery, is_unfinished_append, recover
 from .snapshot import Snapshot, begin, note_listing, note_read, own_write, write
 from .timestamps import clock_in_range, latest_timestamp, next_timestamp
 from .values import decode_value, encode_value, is_slot
@@ -67,6 +68,7 @@ __all__ = [
     "get_version",
     "index",
     "is_slot",
+    "is_unfinished_append",
     "is_well_formed",
     "keys",
     "last_updated",
@@ -76,6 +78,7 @@ __all__ = [
     "note_listing",
     "note_read",
     "own_write",
+    "packed_length",
     "recover",
     "transactions",
     "versions",
