@@ -412,8 +412,8 @@ def test_opening_a_torn_log_truncates_and_syncs_before_anything_else(tmp_path: P
         log.write(b"\x09\x03\x01\xa1b\x00")  # half a kv entry: an interrupted append
     store, file_system = open_recorded(path)
     with store:
-        assert file_system.calls[:2] == ["lock", "open_log"]
-        assert [c for c in file_system.calls[2:] if c not in ("size", "pread")] == [
+        assert file_system.calls[:3] == ["lock", "open_log", "fsync_directory"]
+        assert [c for c in file_system.calls[3:] if c not in ("size", "pread")] == [
             "truncate",
             "fsync",
         ]
@@ -516,3 +516,23 @@ def test_file_store_answers_like_a_memory_store(tmp_path: Path) -> None:
         run(memory_store)
     assert contents(memory) == path.read_bytes()
     assert len(path.read_bytes()) > 100
+
+
+def test_unlocking_closes_the_lock_file_even_if_unlocking_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    fcntl = pytest.importorskip("fcntl")
+    file_system = kv.OsFileSystem()
+    handle = file_system.lock(str(tmp_path / "x.lock"))
+
+    def failing_flock(fd: int, operation: int) -> None:
+        raise OSError(errno.EIO, "unlock failed")
+
+    monkeypatch.setattr(fcntl, "flock", failing_flock)
+    with pytest.raises(OSError):
+        file_system.unlock(handle)
+    with pytest.raises(OSError) as closed:
+        os.fstat(handle)
+    assert closed.value.errno == errno.EBADF

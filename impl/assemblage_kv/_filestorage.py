@@ -43,7 +43,18 @@ class FileStorage:
         try:
             self._handle: int | None = self._file_system.open_log(self._path)
         except OSError as error:
-            self._lock.release()
+            # The open's error is the one to report; a failing unlock must not hide it.
+            with contextlib.suppress(OSError):
+                self._lock.release()
+            raise StorageError(f"cannot open {name!r}: {error}") from error
+        try:
+            # The log may have just been created (here, or by an opener that crashed):
+            # its name is durable only once its directory is, and a commit's fsync does
+            # not cover the directory, so without this a first commit could vanish.
+            self._file_system.fsync_directory(os.path.dirname(self._path))
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                self.close()
             raise StorageError(f"cannot open {name!r}: {error}") from error
 
     @property

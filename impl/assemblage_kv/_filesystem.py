@@ -136,6 +136,9 @@ class OsFileSystem:
         return handle
 
     def unlock(self, handle: int) -> None:
-        if fcntl is not None:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-        os.close(handle)
+        # Closing releases the lock anyway, so the handle is closed even if unlocking fails.
+        try:
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            os.close(handle)
