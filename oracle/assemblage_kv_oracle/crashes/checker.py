@@ -1,0 +1,513 @@
+"""The crash checker: crash a workload at every point, recover, and judge by the spec.
+
+`check` runs a workload on the real store over a simulated disk (the spec alongside),
+then for every crash point (after every call that can change what a crash leaves, merges
+included at each of their calls) and every crash state the persistence model allows
+there (all, or a seeded sample of `Budget.states_per_point`), opens the disk the crash
+left with the real store on a fresh simulated disk and checks:
+
+1. every commit acknowledged before the crash is there;
+2. the recovered log is the spec's log before or after the step that was running, the
+   store's file holds exactly the spec's recovery of the crashed bytes, the store
+   answers as the spec does, and it raises CorruptStore exactly when the spec says so;
+3. a new commit is accepted, and no crash the model allows after it loses it;
+4. a second crash at every call of that recovery also recovers to the same log.
+
+Recovering the same disk twice gives the same answer, so each distinct disk is
+recovered once (per recovery depth) and judged at every point that can leave it.
+Every failure is a `Divergence`: a value that names the workload, the crash point, the
+model's choices and the crashed disk, that `reproduce` checks again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import assemblage_kv as kv
+import assemblage_kv_spec as spec
+from assemblage_kv_oracle import strategies
+from assemblage_kv_oracle.crashes.persistence import (
+    CrashState,
+    PersistenceModel,
+    Pick,
+    WorstCase,
+    crash_state,
+    crash_states,
+    model_named,
+)
+from assemblage_kv_oracle.crashes.planted import seams_named
+from assemblage_kv_oracle.crashes.run import PATH, REAL, Run, Seams, run
+from assemblage_kv_oracle.crashes.simulated_fs import Image, Recording, SimulatedFileSystem
+from assemblage_kv_oracle.side_by_side import START, Clock, Divergence, SideBySide
+from assemblage_kv_oracle.traces import Op, Trace, record
+
+AFTER_CRASH = START + 10**9
+"""The clock of a recovered store: later than any workload's, so its commit is last."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Crash states per crash point of the workload, and per point of a recovery."""
+
+    states_per_point: int = 64
+    recovery_states_per_point: int = 8
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a check is, for a progress bar."""
+
+    points_done: int
+    points_total: int
+    states_checked: int
+    divergences: int
+
+
+@dataclass(frozen=True)
+class CrashDivergence:
+    """One crash state after which the store broke a promise, and how to get there again.
+
+    `point` is the number of recorded calls before the crash (None: the store and the
+    spec disagreed with no crash at all); `picks` are the model's choices there, which
+    `choices` says in words; `recovery_point` and `recovery_picks` name a second crash
+    during the recovery, if it took one. `image` is the crashed disk.
+    """
+
+    kind: str
+    message: str
+    workload: tuple[Op, ...]
+    model: str
+    seams: str
+    point: int | None
+    call: str = ""
+    step: str = ""
+    step_index: int = 0
+    picks: tuple[Pick, ...] = ()
+    choices: tuple[str, ...] = ()
+    recovery_point: int | None = None
+    recovery_picks: tuple[Pick, ...] = ()
+    recovery_choices: tuple[str, ...] = ()
+    image: Image = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """A few lines: what broke, where the crash hit, what the model chose."""
+        lines = [f"{self.kind}: {self.message}", f"  model {self.model}, store {self.seams}"]
+        if self.point is not None:
+            lines.append(f"  crash after call {self.point} ({self.call}), during {self.step}")
+            lines += [f"    {choice}" for choice in self.choices]
+        if self.recovery_point is not None:
+            lines.append(f"  second crash after call {self.recovery_point} of the recovery")
+            lines += [f"    {choice}" for choice in self.recovery_choices]
+        for path, data in self.image.items():
+            shown = data[:64].hex() + ("..." if len(data) > 64 else "")
+            lines.append(f"  disk: {path} = {shown or '(empty)'} ({len(data)} bytes)")
+        if not self.image and self.point is not None:
+            lines.append("  disk: no files")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready; `from_json` reads it back (Op keys and values as trace hex)."""
+        from assemblage_kv_oracle.traces import encode_hex
+
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "workload": [
+                {
+                    "name": op.name,
+                    "tx": op.tx,
+                    "slot": op.slot,
+                    "key": encode_hex(op.key),
+                    "value": encode_hex(op.value),
+                    "ms": op.ms,
+                }
+                for op in self.workload
+            ],
+            "model": self.model,
+            "seams": self.seams,
+            "point": self.point,
+            "call": self.call,
+            "step": self.step,
+            "step_index": self.step_index,
+            "picks": [list(pick) for pick in self.picks],
+            "choices": list(self.choices),
+            "recovery_point": self.recovery_point,
+            "recovery_picks": [list(pick) for pick in self.recovery_picks],
+            "recovery_choices": list(self.recovery_choices),
+            "image": {path: data.hex() for path, data in self.image.items()},
+        }
+
+    def to_trace(self, name: str) -> Trace:
+        """A conformance trace (docs/traces.md) that opens the crashed disk's log, reads
+        every key the workload may have written and commits: it replays red when the
+        store's recovery disagrees with the spec (recovery-disagrees, answers-differ,
+        corrupt). A lost commit is a fault of the calls before the crash, which only
+        `reproduce` reruns."""
+        probe = [Op("begin"), Op("last_updated"), *(Op("keys", slot=s) for s in (0, 1))]
+        for key in strategies.KEY_POOL:
+            probe += [Op("versions", slot=s, key=key) for s in (0, 1)]
+            probe += [Op("get", slot=s, key=key) for s in (0, 1)]
+        probe += [Op("insert", key="after-crash", value=1), Op("commit")]
+        return record(
+            probe,
+            name=name,
+            log=self.image.get(PATH, b""),
+            clock=AFTER_CRASH,
+            description=f"A disk left by a crash ({self.kind}): {self.message}"[:300],
+        )
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CrashDivergence:
+        from assemblage_kv_oracle.traces import decode_hex
+
+        workload = tuple(
+            Op(
+                op["name"],
+                tx=op["tx"],
+                slot=op["slot"],
+                key=decode_hex(op["key"]),
+                value=decode_hex(op["value"]),
+                ms=op["ms"],
+            )
+            for op in data["workload"]
+        )
+        return cls(
+            data["kind"],
+            data["message"],
+            workload,
+            data["model"],
+            data["seams"],
+            data["point"],
+            call=data["call"],
+            step=data["step"],
+            step_index=data["step_index"],
+            picks=tuple((f, m) for f, m in data["picks"]),
+            choices=tuple(data["choices"]),
+            recovery_point=data["recovery_point"],
+            recovery_picks=tuple((f, m) for f, m in data["recovery_picks"]),
+            recovery_choices=tuple(data["recovery_choices"]),
+            image={path: bytes.fromhex(text) for path, text in data["image"].items()},
+        )
+
+
+@dataclass
+class Report:
+    """What a check did and found."""
+
+    workload: tuple[Op, ...]
+    model: str
+    seams: str
+    points: int = 0
+    exhaustive_points: int = 0
+    states_checked: int = 0
+    recoveries: int = 0
+    seconds: float = 0.0
+    divergences: list[CrashDivergence] = field(default_factory=list)
+
+    @property
+    def states_per_second(self) -> float:
+        return self.states_checked / self.seconds if self.seconds else 0.0
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """Something wrong with one recovered disk, before it is tied to a crash point."""
+
+    kind: str
+    message: str
+    recovery: CrashState | None = None
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """How a disk recovers: the spec log it opens to (encoded; None if it does not
+    open) and what went wrong."""
+
+    log: bytes | None
+    problems: tuple[_Problem, ...]
+
+
+def _key(image: Image) -> tuple[tuple[str, bytes], ...]:
+    return tuple(sorted(image.items()))
+
+
+class _Checker:
+    """One workload's check: the run, the model, and the verdicts found so far."""
+
+    def __init__(
+        self, the_run: Run, model: PersistenceModel, budget: Budget, seed: int, seams: Seams
+    ) -> None:
+        self.run = the_run
+        self.model = model
+        self.budget = budget
+        self.seed = seed
+        self.seams = seams
+        self.verdicts: dict[tuple[Any, int], _Verdict] = {}
+        self.report = Report(the_run.workload, model.name, seams.name)
+        self.reported: set[tuple[str, Any]] = set()
+
+    def point(self, point: int, step: int, states: Sequence[CrashState] | None = None) -> None:
+        """Check every crash state (or the given ones) after the first `point` calls,
+        judged by the promises of `step` (Run.crash_points)."""
+        if states is None:
+            found = crash_states(
+                self.model,
+                self.run.recording,
+                point,
+                budget=self.budget.states_per_point,
+                seed=self.seed,
+            )
+            self.report.exhaustive_points += found.exhaustive
+            states = found.states
+        self.report.points += 1
+        seen: set[Any] = set()
+        for state in states:
+            key = _key(state.image)
+            if key in seen:
+                continue
+            seen.add(key)
+            self.report.states_checked += 1
+            verdict = self.recover(state.image, depth=1)
+            problems = list(verdict.problems)
+            if verdict.log is not None:
+                problems += self._promises(verdict.log, step)
+            for problem in problems:
+                self._report(problem, state, step)
+
+    def _promises(self, log: bytes, running: int) -> list[_Problem]:
+        """Promises 1 and 2: the log is the spec's, just before or after step `running`."""
+        steps = self.run.steps
+        if log in self.run.promised(running):
+            return []
+        earlier = [n for n in range(running) if steps[n].after == log]
+        if earlier:
+            lost = [n for n in range(earlier[-1] + 1, running) if steps[n].before != steps[n].after]
+            kind = "commit" if any(steps[n].acknowledged_commit for n in lost) else "merge"
+            message = f"recovered the log as it was after step {earlier[-1]}; lost: " + "; ".join(
+                steps[n].describe(n) for n in lost
+            )
+            return [_Problem(f"lost-acknowledged-{kind}", message)]
+        return [
+            _Problem(
+                "not-a-committed-state",
+                f"recovered a log ({log.hex() or 'empty'}) that the spec never had",
+            )
+        ]
+
+    def _report(self, problem: _Problem, state: CrashState, step: int) -> None:
+        key = (problem.kind, _key(state.image))
+        if key in self.reported:
+            return
+        self.reported.add(key)
+        recovery = problem.recovery
+        self.report.divergences.append(
+            CrashDivergence(
+                problem.kind,
+                problem.message,
+                self.run.workload,
+                self.model.name,
+                self.seams.name,
+                state.point,
+                call=self.run.recording.history[state.point - 1].describe(),
+                step=self.run.describe_step(step),
+                step_index=step,
+                picks=state.picks,
+                choices=state.choices,
+                recovery_point=None if recovery is None else recovery.point,
+                recovery_picks=() if recovery is None else recovery.picks,
+                recovery_choices=() if recovery is None else recovery.choices,
+                image=state.image,
+            )
+        )
+
+    def recover(self, image: Image, depth: int) -> _Verdict:
+        """Open `image` with the real store and judge it (depth 1 also crashes the
+        recovery itself); each disk once per depth."""
+        key = (_key(image), depth)
+        if key not in self.verdicts:
+            self.report.recoveries += 1
+            self.verdicts[key] = self._recover(image, depth)
+        return self.verdicts[key]
+
+    def _recover(self, image: Image, depth: int) -> _Verdict:
+        data = image.get(PATH, b"")
+        expected = spec.recover(data)
+        file_system = SimulatedFileSystem(image)
+        opener = self.seams.opener(file_system)
+        if expected.status == "corrupt":
+            return _Verdict(None, tuple(self._refuses(opener, file_system, data)))
+        try:
+            pair = SideBySide(opener, Clock(AFTER_CRASH))
+        except kv.KvError as error:
+            message = f"open raised {error!r}; the spec recovers it ({expected.status})"
+            return _Verdict(None, (_Problem("recovery-disagrees", message),))
+        opened = len(file_system.history)
+        log = spec.encode_log(expected.log)
+        problems = []
+        try:
+            problems += self._opened(pair, file_system, log)
+            problems += self._new_commit(pair, file_system, depth)
+        finally:
+            pair.real.close()
+        if depth == 1:
+            recording = file_system.recording()
+            recording = Recording(recording.initial, recording.contents,
+                                  recording.history[:opened])  # fmt: skip
+            problems += self._second_crash(recording, image, log)
+        return _Verdict(log, tuple(problems))
+
+    def _refuses(
+        self, opener: Callable[[], kv.Storage], file_system: SimulatedFileSystem, data: bytes
+    ) -> list[_Problem]:
+        """A disk the spec calls corrupt: the store must refuse it and leave it alone,
+        and (no value being a store file) a crash should never leave one."""
+        problems = [_Problem("corrupt", "the crash left a log that the spec calls corrupt")]
+        try:
+            opener_store = kv.KvStore.open(opener(), clock=Clock(AFTER_CRASH))
+        except kv.CorruptStore:
+            if file_system.files().get(PATH, b"") != data:
+                problems.append(_Problem("recovery-disagrees", "refused, but changed the file"))
+            return problems
+        except kv.KvError as error:
+            problems.append(_Problem("recovery-disagrees", f"open raised {error!r}"))
+            return problems
+        opener_store.close()
+        problems.append(_Problem("recovery-disagrees", "opened a log the spec calls corrupt"))
+        return problems
+
+    def _opened(
+        self, pair: SideBySide, file_system: SimulatedFileSystem, log: bytes
+    ) -> list[_Problem]:
+        """The file now holds the spec's recovered log, and the store answers from it."""
+        after = file_system.files().get(PATH, b"")
+        if after != log:
+            message = f"after opening, the file is {after.hex()}; the spec recovers {log.hex()}"
+            return [_Problem("recovery-disagrees", message)]
+        try:
+            pair.check_log()
+            pair.check_index()
+        except Divergence as divergence:
+            return [_Problem("answers-differ", str(divergence))]
+        return []
+
+    def _new_commit(
+        self, pair: SideBySide, file_system: SimulatedFileSystem, depth: int
+    ) -> list[_Problem]:
+        """Promise 3: a commit is accepted, and every crash after it keeps it."""
+        try:
+            tx = pair.begin()
+            pair.call(tx, "insert", 0, "after-crash", depth)
+            outcome = pair.call(tx, "commit")
+            if outcome[0] != "ok":
+                return [_Problem("new-commit-failed", f"a commit after recovery: {outcome[0]}")]
+            pair.check_log()
+        except Divergence as divergence:
+            return [_Problem("answers-differ", f"a commit after recovery: {divergence}")]
+        wanted = pair.model.encoded()
+        recording = file_system.recording()
+        after = crash_states(
+            self.model,
+            recording,
+            len(recording.history),
+            budget=self.budget.recovery_states_per_point,
+            seed=self.seed,
+        )
+        for state in after.states:
+            kept = spec.recover(state.image.get(PATH, b""))
+            if spec.encode_log(kept.log) != wanted:
+                message = "a crash right after the commit after recovery loses it: " + "; ".join(
+                    state.choices
+                )
+                return [_Problem("new-commit-not-durable", message)]
+        return []
+
+    def _second_crash(self, recording: Recording, image: Image, log: bytes) -> list[_Problem]:
+        """Promise 4: a crash during the recovery recovers to the same log."""
+        problems = []
+        points = [n + 1 for n, op in enumerate(recording.history) if op.mutates]
+        for point in points:
+            found = crash_states(
+                self.model,
+                recording,
+                point,
+                budget=self.budget.recovery_states_per_point,
+                seed=self.seed,
+            )
+            for state in found.states:
+                if _key(state.image) == _key(image):
+                    continue
+                self.report.states_checked += 1
+                verdict = self.recover(state.image, depth=2)
+                for problem in verdict.problems:
+                    message = f"after a second crash during recovery: {problem.message}"
+                    problems.append(_Problem(problem.kind, message, state))
+                if verdict.log is not None and verdict.log != log:
+                    message = (
+                        f"a second crash during recovery recovered {verdict.log.hex()}, "
+                        f"the first recovery {log.hex()}"
+                    )
+                    problems.append(_Problem("second-crash-differs", message, state))
+        return problems
+
+
+def check(
+    workload: Sequence[Op],
+    model: PersistenceModel | None = None,
+    *,
+    budget: Budget | None = None,
+    seed: int = 0,
+    seams: Seams = REAL,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Report:
+    """Crash `workload` at every point under `model` (worst case by default) and check
+    every crash state (docs/persistence.md). Same arguments, same report (but seconds).
+
+    `on_progress` hears after every crash point; `should_stop` is asked before each and
+    ends the check early (the report then covers the points done).
+    """
+    model = WorstCase() if model is None else model
+    budget = Budget() if budget is None else budget
+    started = time.perf_counter()
+    try:
+        the_run = run(workload, seams)
+    except Divergence as divergence:
+        report = Report(tuple(workload), model.name, seams.name)
+        kind = "answers-differ"
+        report.divergences.append(
+            CrashDivergence(kind, str(divergence), tuple(workload), model.name, seams.name, None)
+        )
+        return report
+    checker = _Checker(the_run, model, budget, seed, seams)
+    points = the_run.crash_points()
+    for done, (point, step) in enumerate(points, 1):
+        if should_stop is not None and should_stop():
+            break
+        checker.point(point, step)
+        if on_progress is not None:
+            progress = Progress(
+                done, len(points), checker.report.states_checked, len(checker.report.divergences)
+            )
+            on_progress(progress)
+    checker.report.seconds = time.perf_counter() - started
+    return checker.report
+
+
+def reproduce(divergence: CrashDivergence, seed: int = 0) -> list[CrashDivergence]:
+    """Check again exactly the crash state `divergence` names; what is wrong there.
+
+    Raises ValueError if the store no longer makes the calls it crashed (a changed store:
+    `check` its workload instead).
+    """
+    seams = seams_named(divergence.seams)
+    model = model_named(divergence.model)
+    if divergence.point is None:
+        return check(divergence.workload, model, seams=seams).divergences
+    the_run = run(divergence.workload, seams)
+    checker = _Checker(the_run, model, Budget(), seed, seams)
+    state = crash_state(model, the_run.recording, divergence.point, divergence.picks)
+    checker.point(divergence.point, divergence.step_index, [state])
+    return checker.report.divergences

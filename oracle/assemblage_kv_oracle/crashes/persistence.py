@@ -1,0 +1,413 @@
+"""Persistence models: which disks a crash after some recorded calls may leave.
+
+docs/persistence.md states the models; this is their executable form. A model looks at
+a `Disk` (what is durable at a crash point, and which calls since are not yet) and
+names the open decisions as `Dimension`s; one pick per dimension is one crash state.
+`crash_states` lists them all when there are at most `budget`, and otherwise samples
+`budget` of them with a seeded random generator, family by family, so that rare kinds
+of damage (a torn write) are not drowned by numerous ones (subsets of pieces).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+from assemblage_kv_oracle.crashes.simulated_fs import Operation, Recording
+
+
+@dataclass
+class PendingFile:
+    """A file's bytes as of its last fsync, and its writes and truncates since."""
+
+    durable: bytes
+    pending: list[tuple[int, Operation]]
+
+
+@dataclass
+class Disk:
+    """What a crash after the first `point` calls of a recording starts from."""
+
+    names: dict[str, int]  # durable directory entries: path -> inode
+    pending_names: list[tuple[int, Operation]]  # creates, renames, unlinks not yet durable
+    files: dict[int, PendingFile]
+
+    def reachable(self) -> list[int]:
+        """Files a crash can leave a name for: only their bytes can matter."""
+        found = set(self.names.values()) | {op.inode for _, op in self.pending_names}
+        return sorted(found & self.files.keys())
+
+
+def apply_name(names: dict[str, int], op: Operation) -> None:
+    """Make one directory operation happen in `names`."""
+    if op.kind in ("open_log", "create"):
+        names[op.path] = op.inode
+    elif op.kind == "rename":
+        if names.get(op.path) == op.inode:
+            del names[op.path]
+        names[op.target] = op.inode
+    elif op.kind == "unlink" and names.get(op.path) == op.inode:
+        del names[op.path]
+
+
+def disk_at(recording: Recording, point: int, *, journaled: bool) -> Disk:
+    """Replay the first `point` calls: fsync makes a file's bytes durable, fsync_directory
+    the directory's entries; with `journaled` (ext4), an fsync of any file also commits
+    every directory operation before it, as one journal does."""
+    disk = Disk(dict(recording.initial), [], {})
+    current: dict[int, bytearray] = {}
+    for inode, data in recording.contents.items():
+        disk.files[inode] = PendingFile(data, [])
+        current[inode] = bytearray(data)
+    for index, op in enumerate(recording.history[:point]):
+        if op.kind in ("open_log", "create") and op.created:
+            disk.files[op.inode] = PendingFile(b"", [])
+            current[op.inode] = bytearray()
+            disk.pending_names.append((index, op))
+        elif op.kind == "create":  # an existing file, emptied: a truncate to 0
+            del current[op.inode][:]
+            emptied = Operation("truncate", op.path, op.inode, length=0)
+            disk.files[op.inode].pending.append((index, emptied))
+        elif op.kind == "write":
+            current[op.inode] += op.data
+            disk.files[op.inode].pending.append((index, op))
+        elif op.kind == "truncate":
+            _resize(current[op.inode], op.length)
+            disk.files[op.inode].pending.append((index, op))
+        elif op.kind == "fsync":
+            disk.files[op.inode] = PendingFile(bytes(current[op.inode]), [])
+            if journaled:
+                _commit_names(disk, None)
+        elif op.kind in ("rename", "unlink"):
+            disk.pending_names.append((index, op))
+        elif op.kind == "fsync_directory":
+            _commit_names(disk, op.path)
+    return disk
+
+
+def _commit_names(disk: Disk, directory: str | None) -> None:
+    """Make the pending directory operations durable (those in `directory`, or all)."""
+    keep = []
+    for index, op in disk.pending_names:
+        if directory is None or op.directory == directory:
+            apply_name(disk.names, op)
+        else:
+            keep.append((index, op))
+    disk.pending_names = keep
+
+
+def _resize(data: bytearray, length: int) -> None:
+    if length < len(data):
+        del data[length:]
+    else:
+        data += bytes(length - len(data))
+
+
+def _put(data: bytearray, offset: int, chunk: bytes) -> None:
+    """Bytes landing at `offset`; a gap before them (an earlier write lost) reads as zeros."""
+    if len(data) < offset:
+        data += bytes(offset - len(data))
+    data[offset : offset + len(chunk)] = chunk
+
+
+def cuts(op: Operation, granularity: int) -> list[int]:
+    """Where a write can tear: offsets inside it (relative to its start) that are
+    multiples of `granularity` in the file (sectors, pages)."""
+    first = (op.offset // granularity + 1) * granularity
+    return [at - op.offset for at in range(first, op.offset + len(op.data), granularity)]
+
+
+@dataclass(frozen=True)
+class Family:
+    """A kind of outcome for one decision, and how many variants it has."""
+
+    name: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One open decision of a crash: what happens to one call (or, in the ext4-like
+    model, to a file's or the directory's pending calls)."""
+
+    label: str
+    families: tuple[Family, ...]
+    index: int = -1  # the call it decides on (history index), if one
+    inode: int = 0  # the file it decides on, if one
+
+    @property
+    def size(self) -> int:
+        return sum(family.count for family in self.families)
+
+    def picks(self) -> list[Pick]:
+        return [(f, m) for f, family in enumerate(self.families) for m in range(family.count)]
+
+
+Pick = tuple[int, int]
+"""(family, member) chosen for one dimension."""
+
+
+class PersistenceModel(Protocol):
+    """What a crash may do with calls that are not yet durable (docs/persistence.md)."""
+
+    journaled: ClassVar[bool]
+
+    @property
+    def name(self) -> str: ...
+
+    def dimensions(self, disk: Disk) -> list[Dimension]: ...
+
+    def image(
+        self, disk: Disk, dimensions: Sequence[Dimension], picks: Sequence[Pick]
+    ) -> tuple[dict[str, bytes], list[str]]:
+        """The disk after the crash (path -> bytes) and each pick in words."""
+        ...
+
+
+def _image(names: dict[str, int], contents: dict[int, bytearray]) -> dict[str, bytes]:
+    return {path: bytes(contents[inode]) for path, inode in sorted(names.items())}
+
+
+@dataclass(frozen=True)
+class WorstCase:
+    """POSIX at its weakest: only fsync and fsync_directory promise anything.
+
+    Each unsynced write may be lost, kept, torn after any piece, kept as a prefix then
+    zeros, replaced by garbage, or (with `scatter`) kept piece by piece in any subset;
+    each unsynced truncate and each directory operation not yet covered by a directory
+    fsync may be undone; all independently (so any subset persists).
+    """
+
+    granularity: int = 1
+    scatter: bool = True
+    journaled: ClassVar[bool] = False
+
+    @property
+    def name(self) -> str:
+        return f"worst-case/{self.granularity}" + ("" if self.scatter else "/no-scatter")
+
+    def dimensions(self, disk: Disk) -> list[Dimension]:
+        either = (Family("undone", 1), Family("persisted", 1))
+        found = [Dimension(op.describe(), either, index) for index, op in disk.pending_names]
+        for inode in disk.reachable():
+            for index, op in disk.files[inode].pending:
+                if op.kind == "truncate":
+                    found.append(Dimension(op.describe(), either, index, inode))
+                    continue
+                n = len(cuts(op, self.granularity))
+                families = [
+                    Family("lost", 1),
+                    Family("whole", 1),
+                    Family("torn", n),
+                    Family("zero-filled", n + 1),
+                    Family("garbage", 1),
+                ]
+                if self.scatter and n:
+                    families.append(Family("pieces", 2 ** (n + 1)))
+                found.append(Dimension(op.describe(), tuple(families), index, inode))
+        return found
+
+    def image(
+        self, disk: Disk, dimensions: Sequence[Dimension], picks: Sequence[Pick]
+    ) -> tuple[dict[str, bytes], list[str]]:
+        names = dict(disk.names)
+        contents = {inode: bytearray(file.durable) for inode, file in disk.files.items()}
+        history = {index: op for index, op in disk.pending_names}
+        for file in disk.files.values():
+            history.update(file.pending)
+        said = []
+        for dimension, (family, member) in zip(dimensions, picks, strict=True):
+            op = history[dimension.index]
+            outcome = dimension.families[family].name
+            if op.kind == "write":
+                chunk, outcome = self._written(op, dimension.index, outcome, member)
+                if chunk is not None:
+                    _put(contents[op.inode], op.offset, chunk)
+            elif outcome == "persisted" and op.kind == "truncate":
+                _resize(contents[op.inode], op.length)
+            elif outcome == "persisted":
+                apply_name(names, op)
+            said.append(f"{dimension.label}: {outcome}")
+        return _image(names, contents), said
+
+    def _written(
+        self, op: Operation, index: int, outcome: str, member: int
+    ) -> tuple[bytes | None, str]:
+        """What of a write lands on disk, and that in words."""
+        data = op.data
+        at = [0, *cuts(op, self.granularity), len(data)]
+        if outcome == "lost":
+            return None, outcome
+        if outcome == "whole":
+            return data, outcome
+        if outcome == "torn":
+            return data[: at[member + 1]], f"torn after {at[member + 1]} bytes"
+        if outcome == "zero-filled":
+            cut = at[member]
+            return data[:cut] + bytes(len(data) - cut), f"{cut} bytes kept, then zeros"
+        if outcome == "garbage":
+            return random.Random(index).randbytes(len(data)), outcome
+        pieces = [
+            data[a:b] if member >> i & 1 else bytes(b - a)
+            for i, (a, b) in enumerate(itertools.pairwise(at))
+        ]
+        return b"".join(pieces), f"pieces {member:0{len(at) - 1}b} kept (others zeros)"
+
+
+@dataclass(frozen=True)
+class Ext4Like:
+    """ext4 with data=ordered and auto_da_alloc, as a crash sees it.
+
+    Directory operations persist in order, as a prefix, and an fsync of any file
+    commits all of them before it (one journal). A file's unsynced writes and truncates
+    persist in order, as a prefix, the last write torn at any piece boundary; no zeros,
+    no garbage. A persisted rename over an existing file brings the renamed file's
+    writes before it along (auto_da_alloc).
+    """
+
+    granularity: int = 1
+    journaled: ClassVar[bool] = True
+
+    @property
+    def name(self) -> str:
+        return f"ext4-like/{self.granularity}"
+
+    def _tears(self, pending: list[tuple[int, Operation]]) -> list[tuple[int, int]]:
+        return [
+            (k, cut)
+            for k, (_, op) in enumerate(pending)
+            if op.kind == "write"
+            for cut in cuts(op, self.granularity)
+        ]
+
+    def dimensions(self, disk: Disk) -> list[Dimension]:
+        found = []
+        if disk.pending_names:
+            prefix = Family("directory operations persisted", len(disk.pending_names) + 1)
+            found.append(Dimension("directory", (prefix,)))
+        for inode in disk.reachable():
+            pending = disk.files[inode].pending
+            if pending:
+                whole = Family("operations persisted", len(pending) + 1)
+                torn = Family("torn", len(self._tears(pending)))
+                found.append(Dimension(f"file #{inode}", (whole, torn), inode=inode))
+        return found
+
+    def image(
+        self, disk: Disk, dimensions: Sequence[Dimension], picks: Sequence[Pick]
+    ) -> tuple[dict[str, bytes], list[str]]:
+        names = dict(disk.names)
+        contents = {inode: bytearray(file.durable) for inode, file in disk.files.items()}
+        forced: dict[int, int] = {}
+        said = []
+        for dimension, (_, member) in zip(dimensions, picks, strict=True):
+            if not dimension.inode:
+                for index, op in disk.pending_names[:member]:
+                    apply_name(names, op)
+                    if op.kind == "rename" and op.replaced:
+                        before = [i for i, _ in disk.files[op.inode].pending if i < index]
+                        forced[op.inode] = max(forced.get(op.inode, 0), len(before))
+                said.append(f"first {member} directory operations persisted")
+        for dimension, (family, member) in zip(dimensions, picks, strict=True):
+            if not dimension.inode:
+                continue
+            pending = disk.files[dimension.inode].pending
+            whole, tear = (member, 0) if family == 0 else self._tears(pending)[member]
+            if forced.get(dimension.inode, 0) > whole:
+                whole, tear = forced[dimension.inode], 0
+            data = contents[dimension.inode]
+            for _, op in pending[:whole]:
+                if op.kind == "write":
+                    _put(data, op.offset, op.data)
+                else:
+                    _resize(data, op.length)
+            words = f"{dimension.label}: first {whole} of {len(pending)} operations"
+            if tear:
+                op = pending[whole][1]
+                _put(data, op.offset, op.data[:tear])
+                words += f", then {op.describe()} torn after {tear} bytes"
+            said.append(words)
+        return _image(names, contents), said
+
+
+def model_named(name: str) -> PersistenceModel:
+    """The model a `name` property gave (for reproducers)."""
+    kind, _, rest = name.partition("/")
+    granularity, _, flag = rest.partition("/")
+    if kind == "worst-case":
+        return WorstCase(int(granularity or 1), scatter=flag != "no-scatter")
+    if kind == "ext4-like":
+        return Ext4Like(int(granularity or 1))
+    raise ValueError(f"unknown persistence model {name!r}: worst-case/N or ext4-like/N")
+
+
+@dataclass(frozen=True)
+class CrashState:
+    """One disk a crash may leave: its files, and the model's choices that made it."""
+
+    point: int
+    picks: tuple[Pick, ...]
+    choices: tuple[str, ...]
+    image: dict[str, bytes]
+
+
+@dataclass(frozen=True)
+class CrashStates:
+    """The crash states checked at one point: all of them, or a sample of `total`."""
+
+    states: list[CrashState]
+    total: int
+    exhaustive: bool
+
+
+def crash_state(
+    model: PersistenceModel, recording: Recording, point: int, picks: Sequence[Pick]
+) -> CrashState:
+    """The crash state that `picks` name (as a reproducer records them)."""
+    if not 0 <= point <= len(recording.history):
+        raise ValueError(f"no crash point {point}: the recording has {len(recording.history)}")
+    disk = disk_at(recording, point, journaled=model.journaled)
+    dimensions = model.dimensions(disk)
+    fits = len(picks) == len(dimensions) and all(
+        f < len(d.families) and m < d.families[f].count
+        for d, (f, m) in zip(dimensions, picks, strict=False)
+    )
+    if not fits:
+        raise ValueError(f"these picks are not a crash state after call {point} of this run")
+    image, said = model.image(disk, dimensions, picks)
+    return CrashState(point, tuple(picks), tuple(said), image)
+
+
+def crash_states(
+    model: PersistenceModel, recording: Recording, point: int, *, budget: int, seed: int
+) -> CrashStates:
+    """Every crash state after the first `point` calls if there are at most `budget`,
+    else `budget` distinct samples (seeded by `seed` and `point`)."""
+    disk = disk_at(recording, point, journaled=model.journaled)
+    dimensions = model.dimensions(disk)
+    total = math.prod(dimension.size for dimension in dimensions)
+    if total <= budget:
+        chosen: list[tuple[Pick, ...]] = list(itertools.product(*(d.picks() for d in dimensions)))
+    else:
+        rng = random.Random(f"{seed}:{point}")
+        found: dict[tuple[Pick, ...], None] = {}
+        for _ in range(8 * budget):
+            if len(found) >= budget:
+                break
+            found[tuple(_sample(rng, dimension) for dimension in dimensions)] = None
+        chosen = list(found)
+    states = []
+    for picks in chosen:
+        image, said = model.image(disk, dimensions, picks)
+        states.append(CrashState(point, picks, tuple(said), image))
+    return CrashStates(states, total, total <= budget)
+
+
+def _sample(rng: random.Random, dimension: Dimension) -> Pick:
+    families = [f for f, family in enumerate(dimension.families) if family.count]
+    family = rng.choice(families)
+    return family, rng.randrange(dimension.families[family].count)

@@ -1,0 +1,172 @@
+"""Deliberately broken stores, built through the seams, to show the checker catches them.
+
+Each is a `Seams` that wraps the file system or the storage and drops one call that
+durability depends on; impl/ is not touched. `PLANTED` names them for tests and for a
+campaign (`seams_named`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import assemblage_kv as kv
+from assemblage_kv._filesystem import FileSystem
+from assemblage_kv_oracle.crashes.run import REAL, Seams
+
+
+class _PassFileSystem:
+    """A file system that passes every call on; subclasses drop some."""
+
+    def __init__(self, inner: FileSystem) -> None:
+        self.inner = inner
+
+    def open_log(self, path: str) -> int:
+        return self.inner.open_log(path)
+
+    def create(self, path: str) -> int:
+        return self.inner.create(path)
+
+    def size(self, handle: int) -> int:
+        return self.inner.size(handle)
+
+    def pread(self, handle: int, offset: int, length: int) -> bytes:
+        return self.inner.pread(handle, offset, length)
+
+    def write(self, handle: int, data: bytes) -> None:
+        self.inner.write(handle, data)
+
+    def truncate(self, handle: int, length: int) -> None:
+        self.inner.truncate(handle, length)
+
+    def fsync(self, handle: int) -> None:
+        self.inner.fsync(handle)
+
+    def close(self, handle: int) -> None:
+        self.inner.close(handle)
+
+    def rename(self, source: str, target: str) -> None:
+        self.inner.rename(source, target)
+
+    def fsync_directory(self, path: str) -> None:
+        self.inner.fsync_directory(path)
+
+    def unlink(self, path: str) -> None:
+        self.inner.unlink(path)
+
+    def lock(self, path: str) -> int:
+        return self.inner.lock(path)
+
+    def unlock(self, handle: int) -> None:
+        self.inner.unlock(handle)
+
+
+class _NoDirectoryFsyncAfterRename(_PassFileSystem):
+    """Forgets the directory fsync that makes a merge's rename durable."""
+
+    renamed = False
+
+    def rename(self, source: str, target: str) -> None:
+        super().rename(source, target)
+        self.renamed = True
+
+    def fsync_directory(self, path: str) -> None:
+        if not self.renamed:
+            super().fsync_directory(path)
+        self.renamed = False
+
+
+class _PassStorage:
+    """A storage that passes every call on; subclasses drop some."""
+
+    def __init__(self, inner: kv.Storage) -> None:
+        self.inner = inner
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def size(self) -> int:
+        return self.inner.size()
+
+    def read(self, offset: int, length: int) -> bytes:
+        return self.inner.read(offset, length)
+
+    def append(self, data: bytes) -> None:
+        self.inner.append(data)
+
+    def truncate(self, length: int) -> None:
+        self.inner.truncate(length)
+
+    def sync(self) -> None:
+        self.inner.sync()
+
+    def replace(self, chunks: Iterable[bytes]) -> None:
+        self.inner.replace(chunks)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class _NoDirectoryFsyncAtOpen(_PassFileSystem):
+    """The store as it was before the checker found its bug: a new log's name was never
+    made durable, so under the worst case a first commit could vanish with the file."""
+
+    opened = False
+
+    def fsync_directory(self, path: str) -> None:
+        if self.opened:
+            super().fsync_directory(path)
+        self.opened = True
+
+
+class _RewriteAtOpen(_PassStorage):
+    """Cuts a torn tail by emptying the log and writing its valid part back: right when
+    it finishes, but a crash in between loses everything (only a second crash shows)."""
+
+    def truncate(self, length: int) -> None:
+        kept = self.inner.read(0, length)
+        self.inner.truncate(0)
+        self.inner.append(kept)
+
+
+class _NoTruncate(_PassStorage):
+    """Leaves a torn tail in place at open: the next commit lands after the debris."""
+
+    def truncate(self, length: int) -> None:
+        pass
+
+
+class _NoSyncOnCommit(_PassStorage):
+    """Acknowledges a commit whose append was never fsynced."""
+
+    appended = False
+
+    def append(self, data: bytes) -> None:
+        super().append(data)
+        self.appended = True
+
+    def sync(self) -> None:
+        if not self.appended:
+            super().sync()
+        self.appended = False
+
+
+PLANTED = {
+    seams.name: seams
+    for seams in [
+        Seams("no-directory-fsync-after-merge", file_system=_NoDirectoryFsyncAfterRename),
+        Seams("no-truncate-at-open", storage=_NoTruncate),
+        Seams("no-fsync-on-commit", storage=_NoSyncOnCommit),
+        Seams("no-directory-fsync-at-open", file_system=_NoDirectoryFsyncAtOpen),
+        Seams("rewrite-log-at-open", storage=_RewriteAtOpen),
+    ]
+}
+
+
+def seams_named(name: str) -> Seams:
+    """The real store ("real") or a planted bug, by name."""
+    if name == REAL.name:
+        return REAL
+    if name not in PLANTED:
+        raise ValueError(f"unknown variant {name!r}: real or one of {', '.join(PLANTED)}")
+    return PLANTED[name]
