@@ -86,6 +86,7 @@ class Trace(TypedDict):
     log: str
     open: Opening
     steps: list[Step]
+    crash: NotRequired[dict[str, Any]]  # a crash campaign's reproducer (docs/traces.md)
 
 
 class TraceError(ValueError):
@@ -530,9 +531,14 @@ def replay(
     trace: Trace, target: Target = "implementation", storage: Storage = "auto"
 ) -> Mismatch | None:
     """Run the trace; the first difference, or None. "auto" storage is a file in a temp
-    folder for traces that reopen or open a second time, memory otherwise. TraceError
-    if the trace is not well-formed."""
+    folder for traces that reopen or open a second time, memory otherwise. A `crash`
+    section is rerun first, against the implementation only. TraceError if the trace is
+    not well-formed."""
     check(trace)
+    if "crash" in trace and target == "implementation":
+        crashed = _rerun_crash(trace)
+        if crashed is not None:
+            return crashed
     backend = _backend(trace, target, storage)
     run = _Run(backend, trace["clock"])
 
@@ -576,6 +582,21 @@ def replay(
         if run.store is not None:
             run.store.close()
         backend.release()
+
+
+def _rerun_crash(trace: Trace) -> Mismatch | None:
+    """Crash the store again exactly where the campaign saw it break a promise, on the
+    simulated disk under the same persistence model, and judge the recovery."""
+    # Imported here: the crash checker itself records traces with this module.
+    from assemblage_kv_oracle.crashes import CrashDivergence, reproduce
+
+    try:
+        found = reproduce(CrashDivergence.from_json(trace["crash"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise TraceError(f"{trace['name']}: cannot rerun its crash: {error}") from error
+    if not found:
+        return None
+    return Mismatch(trace["name"], "implementation", None, f"crash: {found[0].describe()}")
 
 
 # --- files ---------------------------------------------------------------------------------
