@@ -7,6 +7,11 @@ docs/semantics.md asks for and nothing else checked.
 
 from __future__ import annotations
 
+import os
+import pickle
+import random
+import stat
+import time
 import zlib
 from pathlib import Path
 
@@ -15,6 +20,7 @@ import pytest
 
 import assemblage_kv as kv
 import assemblage_kv_spec as spec
+from assemblage_kv import _crc
 from assemblage_kv._format import encode_commit, encode_entry
 
 from conftest import ManualClock
@@ -283,3 +289,167 @@ def test_an_undecodable_stored_key_is_reported_with_an_offset(tmp_path: Path) ->
             store.current().keys(0)
         assert isinstance(raised.value.offset, int)
         assert 0 <= raised.value.offset < len(log)
+
+
+# ---------------------------------------------------------------------------
+# Second run (docs/mutation-testing.md): _errors, _filesystem, _filestorage, _crc, ...
+
+
+def test_a_corrupt_store_error_keeps_its_message_and_offset_across_pickling() -> None:
+    """CorruptStore crosses a process boundary whole (multiprocessing pickles it).
+
+    Kills _errors CorruptStore.__reduce__ mutant 1 (the message lost); no selected test
+    pickled one.
+    """
+    error = kv.CorruptStore("the log is damaged at offset 12", 12)
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is kv.CorruptStore
+    assert str(copy) == "the log is damaged at offset 12"
+    assert copy.offset == 12
+
+
+def _store_log(tmp_path: Path, values: dict[str, object]) -> bytes:
+    """The bytes of a store file holding `values`, one transaction each."""
+    path = tmp_path / "other.aeon"
+    with kv.open(path) as store:
+        for key, value in values.items():
+            with store.current() as tx:
+                tx.insert(0, key, value)
+    data = path.read_bytes()
+    path.unlink()
+    return data
+
+
+def test_a_merge_over_a_longer_leftover_writes_exactly_the_merged_log(tmp_path: Path) -> None:
+    """A leftover `PATH.merged` (from a merge that crashed) is emptied, not overwritten
+    in place: otherwise its tail would outlive the merge, and here, being valid
+    transactions behind garbage, make the next open refuse the store.
+
+    Kills _filesystem OsFileSystem.create mutant 3 (no O_TRUNC: in
+    tests/test_storage.py the leftover is garbage, cut off as a torn tail on reopen).
+    """
+    path = tmp_path / "store.aeon"
+    stale = _store_log(tmp_path, {f"old{i}": "x" * 50 for i in range(20)})
+    Path(str(path) + ".merged").write_bytes(stale)
+    with kv.open(path) as store:
+        with store.current() as tx:
+            tx.insert(0, "a", 1)
+        store.merge()
+        size = store.log_size()
+    assert path.stat().st_size == size < len(stale)
+    with kv.open(path) as store:
+        tx = store.current()
+        assert tx.keys(0) == ["a"]
+        assert tx.get(0, "a") == 1
+
+
+def test_a_merged_log_has_the_permissions_of_a_new_log(tmp_path: Path) -> None:
+    """A merge replaces the log by a new file: it must be created with the same mode
+    as a log (0o666 less the umask), not executable.
+
+    Kills _filesystem OsFileSystem.create mutant 11 (os.open without a mode: 0o777).
+    """
+    fresh = tmp_path / "fresh.aeon"
+    kv.open(fresh).close()
+    path = tmp_path / "store.aeon"
+    with kv.open(path) as store:
+        with store.current() as tx:
+            tx.insert(0, "k", 1)
+        store.merge()
+    mode = stat.S_IMODE(path.stat().st_mode)
+    assert mode == stat.S_IMODE(fresh.stat().st_mode)
+    assert not mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def test_a_short_write_by_the_os_is_continued(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`FileSystem.write` appends all of its data; os.write may write only part of it
+    (a signal, a pipe, some file systems). Kills _filesystem OsFileSystem.write mutant 8
+    (stops after the first os.write)."""
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda handle, data: real_write(handle, bytes(data[:3])))
+    path = tmp_path / "store.aeon"
+    with kv.open(path) as store:
+        with store.current() as tx:
+            tx.insert(0, "key", "a value longer than three bytes")
+        size = store.log_size()
+    monkeypatch.undo()
+    assert path.stat().st_size == size
+    with kv.open(path) as store:
+        assert store.current().get(0, "key") == "a value longer than three bytes"
+
+
+class _MergeWriteFails(kv.OsFileSystem):
+    """Writes to `PATH.merged` fail, and so does removing it."""
+
+    def __init__(self) -> None:
+        self.merged: set[int] = set()
+
+    def create(self, path: str) -> int:
+        handle = super().create(path)
+        self.merged.add(handle)
+        return handle
+
+    def write(self, handle: int, data: bytes) -> None:
+        if handle in self.merged:
+            raise OSError(28, "No space left on device")
+        super().write(handle, data)
+
+    def unlink(self, path: str) -> None:
+        raise OSError(13, "Permission denied")
+
+
+def test_a_failed_merge_whose_cleanup_fails_reports_the_merge_error(tmp_path: Path) -> None:
+    """If a merge fails and its leftover cannot be removed, the merge's error is what the
+    caller sees (a StorageError), and the old log is still the log.
+
+    Kills _filestorage FileStorage.replace mutant 29 (a TypeError from the cleanup
+    replaced the StorageError).
+    """
+    path = tmp_path / "store.aeon"
+    store = kv.KvStore.open(kv.FileStorage(path, file_system=_MergeWriteFails()))
+    with store.current() as tx:
+        tx.insert(0, "k", 1)
+    with pytest.raises(kv.StorageError, match="No space left"):
+        store.merge()
+    store.close()
+    with kv.open(path) as reopened:
+        assert reopened.current().get(0, "k") == 1
+
+
+@pytest.mark.parametrize("size", [4_099, 4_200, 70_000])
+def test_crcs_of_spans_at_the_direct_limit_with_ends_one_byte_apart_are_exact(
+    size: int,
+) -> None:
+    """The search for a valid transaction after damage (`_crc.any_match`) agrees with
+    zlib when the spans' ends lie 0, 1 or 2 bytes apart and when their lengths are at
+    the limit between hashing directly and the prefix arithmetic (4096 bytes); a wrong
+    answer would open a damaged store as torn and cut valid transactions off, a crash
+    would make it unopenable.
+
+    tests/test_recovery.py samples positions at random, rarely adjacent and never at
+    that limit. Kills _crc _shift mutant 4 (a shift by exactly one byte skipped) and
+    any_match mutant 17 (a span of exactly 4096 bytes looked up among the long ones:
+    KeyError).
+    """
+    data = random.Random(size).randbytes(size)
+    spans = [(s, e) for s in (0, 1, 3) for e in (4096, 4097, size - 3, size - 1, size) if s < e]
+    for start, end in spans:
+        crc = zlib.crc32(data[start:end])
+        others = [(s, e, zlib.crc32(data[s:e]) ^ 1) for s, e in spans]
+        assert _crc.any_match(data, [*others, (start, end, crc)])
+        assert not _crc.any_match(data, others)
+
+
+def test_the_default_clock_is_milliseconds_since_the_epoch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without a clock, commits are stamped with the wall clock in milliseconds
+    (docs/semantics.md). Kills _clock wall_clock mutant 2 (divided by 1000001: half an
+    hour early today)."""
+    monkeypatch.setattr(time, "time_ns", lambda: 1_700_000_000_123_456_789)
+    with kv.open_memory() as store:
+        with store.current() as tx:
+            tx.insert(0, "k", 1)
+        assert store.current().last_updated() == 1_700_000_000_123
