@@ -12,7 +12,10 @@ a small function whose contract CrossHair checks:
   `recover`), recovery of a torn encoded log, merge keeping every read, the timestamp of
   a commit's new record.
 - Properties that need helpers to say them: which write a version points at, the commit
-  that stamps it, the byte offsets of transaction boundaries.
+  that stamps it, the byte offsets of transaction boundaries; what a transaction reads
+  (get is the last version's value, keys are exactly those whose latest version is not a
+  removal, no version is later than last_updated, what changed since it began); a stored
+  value reads back equal; a record that fits reads back as it was.
 - Search that CrossHair needs help with. Symbolic tuples of attrs records rarely meet
   `is_well_formed` by chance, so these properties take any records and make them a
   well-formed log (`closed`), and bound their number (4), so that each path stays cheap and a
@@ -20,13 +23,16 @@ a small function whose contract CrossHair checks:
   are its definition.
 
 Recovery of a torn log is clean exactly at a transaction boundary, and otherwise gives
-back the transactions before the cut. It is *not* always "torn": the bytes cut off can
-hold a whole valid transaction (inside a value, say a store file kept as a value, then a
-crash mid-append), and recovery then finds it after the valid prefix and classifies the
-data as corrupt, as docs/semantics.md's rule says. So the property claims "not corrupt"
-only for cuts less than one commit entry past the boundary. A counterexample otherwise:
+back the transactions before the cut. When every key and value is one MessagePack object,
+as a writer writes them, the cut is always "torn", whatever the values hold (an unfinished
+append, docs/semantics.md; tests/test_spec.py shows it for values that are store files).
+The records here have keys and values of any bytes, so the bytes cut off can fail to be
+an unfinished append and yet hold a whole valid transaction (inside a value), which
+recovery then finds after the valid prefix: corrupt. So the property claims "not corrupt"
+only for cuts less than one commit entry past the boundary. A counterexample otherwise
+(the key a2 'k' is not one object):
 
-    log = (Insert(0, b"\xa1k", b"\xc4\x0c" + encode_log((Commit(0),))), Commit(5))
+    log = (Insert(0, b"\xa2k", b"\xc4\x0c" + encode_log((Commit(0),))), Commit(5))
     recover(encode_log(log)[:20]).status == "corrupt"
 
 Last, the adapters `crosshair diffbehavior` compares: the spec's entry writer and reader
@@ -155,6 +161,55 @@ def next_commit(log: Log, now: int) -> Commit:
     return Commit(spec.next_timestamp(log, now))
 
 
+def one_write_per_key(snapshot: Snapshot) -> bool:
+    """What `write` keeps true of a snapshot: at most one buffered write of each key."""
+    return len({(w.slot, w.key) for w in snapshot.writes}) == len(snapshot.writes)
+
+
+def unseen_latest(log: Log, snapshot: Snapshot) -> set[tuple[int, bytes]]:
+    """The keys whose latest committed version is past what the snapshot sees."""
+    seen = len(log[: snapshot.visible])
+    return {key for key, vs in spec.index(log).items() if vs[-1].position >= seen}
+
+
+def started_after_its_log(log: Log, snapshot: Snapshot) -> bool:
+    """Whether the snapshot's start timestamp is no earlier than any commit it sees, as
+    `begin` makes it (and the commits it sees never go back in time)."""
+    seen = log[: snapshot.visible]
+    latest = spec.latest_timestamp(seen)
+    return commits_in_order(seen) and (latest is None or snapshot.start_timestamp >= latest)
+
+
+# ---------------------------------------------------------------------------
+# Values and records
+
+
+def stored_value(
+    x: bool | int | float | str | bytes | list[int | str | bytes] | dict[str, int] | None,
+) -> object:
+    """A storable value reads back equal (a NaN, which equals nothing, aside).
+
+    raises: ValueError
+    post: __return__ == x or x != x
+    """
+    return spec.decode_value(spec.encode_value(x))
+
+
+def fitting_record_reads_back(record: Record) -> Record | None:
+    """A record that fits is written and read back as it was (a commit, with the CRC of a
+    transaction of it alone); `read_entry`'s contract has the converse.
+
+    pre: spec.fits(record)
+    post: __return__ == record
+    """
+    if isinstance(record, Commit):
+        data = spec.encode_log((record,))
+        entry = spec.codec.read_entry(data, len(data) - spec.codec.COMMIT_LENGTH)
+    else:
+        entry = spec.codec.read_entry(spec.codec.encode_write(record), 0)
+    return None if entry is None else entry.record
+
+
 # ---------------------------------------------------------------------------
 # The codec and recovery
 
@@ -201,6 +256,52 @@ def index_versions(log: Log) -> dict[tuple[int, bytes], tuple[SpecVersion, ...]]
     return dict(spec.index(log))  # (CrossHair cannot report a mappingproxy it built)
 
 
+def fresh_versions(log: Log, now: int, slot: int, key: bytes) -> tuple[SpecVersion, ...]:
+    """A transaction begun on the log reads the log's index.
+
+    pre: len(log) <= 4
+    post: __return__ == spec.index(log).get((slot, key), ())
+    """
+    return spec.versions(log, spec.begin(log, now), slot, key)
+
+
+def latest_read(log: Log, snapshot: Snapshot, slot: int, key: bytes) -> bytes | None:
+    """get answers the value of the last of the key's versions (None if it has none).
+
+    pre: len(log) <= 4 and len(snapshot.writes) <= 2
+    post: __return__ == spec.get(log, snapshot, slot, key)
+    """
+    found = spec.versions(log, snapshot, slot, key)
+    return spec.get_version(log, snapshot, slot, key, found[-1]) if found else None
+
+
+def listed_keys(log: Log, snapshot: Snapshot, slot: int) -> frozenset[bytes]:
+    """keys lists exactly the keys of the slot, seen committed or written, whose latest
+    version is not a removal.
+
+    pre: len(log) <= 4 and len(snapshot.writes) <= 2
+    pre: one_write_per_key(snapshot)
+    post: __return__ == spec.keys(log, snapshot, slot)
+    """
+    seen = {k for s, k in spec.index(log[: snapshot.visible]) if s == slot}
+    written = {w.key for w in snapshot.writes if w.slot == slot}
+    return frozenset(
+        k for k in seen | written if not spec.versions(log, snapshot, slot, k)[-1].is_removed
+    )
+
+
+def last_update(log: Log, snapshot: Snapshot, slot: int, key: bytes) -> int | None:
+    """No version a transaction reads is later than its last update, when it began after
+    the commits it sees and they are in order (the timestamp is the latest commit's, which
+    may carry no write: not the latest version's).
+
+    pre: len(log) <= 4 and len(snapshot.writes) <= 2
+    pre: started_after_its_log(log, snapshot)
+    post: all(v.timestamp <= __return__ for v in spec.versions(log, snapshot, slot, key))
+    """
+    return spec.last_updated(log, snapshot)
+
+
 # ---------------------------------------------------------------------------
 # Merge
 
@@ -232,6 +333,16 @@ def committed(log: Log, snapshot: Snapshot, now: int) -> Log | Conflict:
     post: not isinstance(__return__, Conflict) or __return__.slots <= written_slots(log, snapshot)
     """
     return spec.commit(log, snapshot, now)
+
+
+def changed_keys(log: Log, snapshot: Snapshot) -> frozenset[tuple[int, bytes]]:
+    """The keys changed since a snapshot began are exactly those whose latest committed
+    version it does not see.
+
+    pre: len(log) <= 4
+    post: __return__ == unseen_latest(log, snapshot)
+    """
+    return spec.changed_since(log, snapshot)
 
 
 # ---------------------------------------------------------------------------
@@ -318,4 +429,3 @@ def spec_decode(data: bytes) -> Fields | None:
 def impl_decode(data: bytes) -> Fields | None:
     """The implementation's reading of the entry at the start of data."""
     return impl_read(data, 0)
-

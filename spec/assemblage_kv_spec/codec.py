@@ -29,6 +29,11 @@ CRC_LENGTH = 4
 
 
 def _little_endian(n: int, width: int) -> bytes:
+    """n in `width` bytes, least significant first.
+
+    pre: 0 <= width and 0 <= n < 256**width
+    post: len(__return__) == width and int.from_bytes(__return__, "little") == n
+    """
     return n.to_bytes(width, "little")
 
 
@@ -76,7 +81,16 @@ def encode_transaction(transaction: Transaction) -> bytes:
 
 
 def encode_log(log: Log) -> bytes:
-    """The file the original would write for this log; ValueError if it is not well-formed."""
+    """The file the original would write for this log; ValueError if it is not well-formed.
+
+    The file grows by appends: a prefix of the log that ends at a commit is written as a
+    prefix of the bytes, and the bytes end with the log's last commit. (That they recover
+    clean to the same log: `encoded_log_recovers` in tests/crosshair_properties.py.)
+
+    raises: ValueError
+    post: all(__return__.startswith(encode_log(log[: t.start])) for t in transactions(log))
+    post: not log or read_entry(__return__, len(__return__) - COMMIT_LENGTH).record == log[-1]
+    """
     if not is_well_formed(log):
         raise ValueError("not a well-formed log")
     return b"".join(map(encode_transaction, transactions(log)))
@@ -113,7 +127,13 @@ def read_entry(data: bytes, p: int) -> Entry | None:
 
 
 def _read_commit(data: bytes, p: int) -> Entry | None:
-    """Exactly header 0x01, size 0x06, 6 timestamp bytes, 4 CRC bytes."""
+    """Exactly header 0x01, size 0x06, 6 timestamp bytes, 4 CRC bytes.
+
+    What it reads is, but for the CRC, the bytes the writer writes for that commit:
+
+    pre: p >= 0
+    post: __return__ is None or data[p : p + 8] == encode_log((__return__.record,))[:8]
+    """
     end = p + COMMIT_LENGTH
     if data[p : p + 2] != COMMIT_HEAD or end > len(data):
         return None
@@ -124,7 +144,16 @@ def _read_commit(data: bytes, p: int) -> Entry | None:
 
 def _read_write(data: bytes, p: int, key_width: int, value_width: int) -> Entry | None:
     """1..3 key-size bytes, key size 1..MAX_STORED_KEY; then either 0 value-size bytes (a
-    removal) or 1..6 of them with value size 1..MAX_VALUE. Sizes may be read at any width."""
+    removal) or 1..6 of them with value size 1..MAX_VALUE. Sizes may be read at any width.
+
+    The writer's entry for what it reads (`_`) is the shortest, and is these bytes when
+    their header is the writer's (the sizes at their fewest bytes):
+
+    pre: 0 <= p < len(data) and data[p] >> 5 == 0
+    pre: (key_width, value_width) == (data[p] >> 3 & 0b11, data[p] & 0b111) and key_width > 0
+    post: __return__ is None or len(encode_write(__return__.record)) <= __return__.end - p
+    post: not _ or data.startswith(w := encode_write(_.record), p) or data[p] != w[0]
+    """
     sizes_end = p + 1 + key_width + value_width
     key_size = int.from_bytes(data[p + 1 : p + 1 + key_width], "little")
     value_size = int.from_bytes(data[p + 1 + key_width : sizes_end], "little")

@@ -21,7 +21,13 @@ class Conflict:
 
 
 def changed_since(log: Log, snapshot: Snapshot) -> frozenset[tuple[int, bytes]]:
-    """The keys that got a committed version after the snapshot began."""
+    """The keys that got a committed version after the snapshot began.
+
+    Nothing, for a snapshot that sees the whole log (the keys are exactly those whose latest
+    committed version it does not see: `changed_keys` in tests/crosshair_properties.py):
+
+    post: snapshot.visible < len(log) or not __return__
+    """
     later = transactions(log[snapshot.visible :])
     return frozenset((w.slot, w.key) for transaction in later for w in transaction.writes)
 

@@ -7,8 +7,26 @@ left with no writes is dropped, except the last one, kept so that the latest com
 timestamp survives.
 """
 
+from collections.abc import Mapping
+
 from .records import Log, Transaction, Write, transactions
-from .view import index
+from .view import Key, index
+
+
+def _kept(transaction: Transaction, latest: Mapping[Key, int]) -> tuple[Write, ...]:
+    """The transaction's writes at the position `latest` gives their key, in order.
+
+    At most one write of each key, and only writes of the transaction:
+
+    pre: all((w.slot, w.key) in latest for w in transaction.writes)
+    post: len({(w.slot, w.key) for w in __return__}) == len(__return__)
+    post: set(__return__) <= set(transaction.writes)
+    """
+    return tuple(
+        w
+        for i, w in enumerate(transaction.writes)
+        if latest[(w.slot, w.key)] == transaction.start + i
+    )
 
 
 def merge(log: Log) -> Log:
@@ -25,15 +43,7 @@ def merge(log: Log) -> Log:
     post: merge(__return__) == __return__
     """
     latest = {key: versions[-1].position for key, versions in index(log).items()}
-
-    def kept(transaction: Transaction) -> tuple[Write, ...]:
-        return tuple(
-            w
-            for i, w in enumerate(transaction.writes)
-            if latest[(w.slot, w.key)] == transaction.start + i
-        )
-
-    survivors = tuple((kept(transaction), transaction.commit) for transaction in transactions(log))
+    survivors = tuple((_kept(t, latest), t.commit) for t in transactions(log))
     last = len(survivors) - 1
     return tuple(
         record

@@ -59,7 +59,14 @@ def fits(record: Record) -> bool:
 
 
 def is_well_formed(log: Log) -> bool:
-    """Every record fits, and every write is followed (eventually) by a commit."""
+    """Every record fits, and every write is followed (eventually) by a commit.
+
+    A well-formed log is its transactions, nothing after them, and its prefixes that end
+    at a commit are well-formed too (what a crash leaves after a whole transaction):
+
+    post: not __return__ or sum(len(t.writes) + 1 for t in transactions(log)) == len(log)
+    post: not __return__ or all(is_well_formed(log[: t.start]) for t in transactions(log))
+    """
     return all(fits(record) for record in log) and (not log or isinstance(log[-1], Commit))
 
 

@@ -8,7 +8,15 @@ from .records import MAX_TIMESTAMP, Commit, Log
 
 
 def latest_timestamp(log: Log) -> int | None:
-    """The timestamp of the log's last commit, None for an empty log."""
+    """The timestamp of the log's last commit, None for an empty log.
+
+    None exactly when the log has no commit; otherwise the timestamp of one of its commits
+    (the last, even if an earlier one is later), which writes appended after it leave as is:
+
+    post: (__return__ is None) == (not any(isinstance(r, Commit) for r in log))
+    post: __return__ is None or Commit(__return__) in log
+    post: latest_timestamp((*log, *(r for r in log if not isinstance(r, Commit)))) == __return__
+    """
     return next((r.timestamp for r in reversed(log) if isinstance(r, Commit)), None)
 
 
@@ -25,5 +33,10 @@ def next_timestamp(log: Log, now: int) -> int:
 
 
 def clock_in_range(now: int) -> bool:
-    """A clock reading outside 0..MAX_TIMESTAMP at commit is LimitExceeded."""
+    """A clock reading outside 0..MAX_TIMESTAMP at commit is LimitExceeded.
+
+    Exactly the readings that fit the commit's 6 timestamp bytes, 0..2**48-1:
+
+    post: __return__ == (now >= 0 and now.bit_length() <= 48)
+    """
     return 0 <= now <= MAX_TIMESTAMP
