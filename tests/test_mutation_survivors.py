@@ -282,13 +282,13 @@ def test_a_clock_must_return_an_int(now: object) -> None:
 
 def test_an_undecodable_stored_key_is_reported_with_an_offset(tmp_path: Path) -> None:
     """keys() on a key whose stored bytes are not MessagePack raises CorruptStore with
-    an int offset inside the log. Kills _store live_keys mutant 18 (offset None)."""
+    the offset of those bytes (docs/semantics.md, "Undecodable stored data"): after the
+    header and the two one-byte sizes. Kills _store live_keys mutant 18 (offset None)."""
     log = _commit_over(encode_entry(b"\xc1\x00", msgpack.packb(1)), timestamp=1_000)
     with kv.KvStore.open(kv.MemoryStorage(log)) as store:
         with pytest.raises(kv.CorruptStore) as raised:
             store.current().keys(0)
-        assert isinstance(raised.value.offset, int)
-        assert 0 <= raised.value.offset < len(log)
+        assert raised.value.offset == 3
 
 
 # ---------------------------------------------------------------------------
@@ -453,3 +453,21 @@ def test_the_default_clock_is_milliseconds_since_the_epoch(
         with store.current() as tx:
             tx.insert(0, "k", 1)
         assert store.current().last_updated() == 1_700_000_000_123
+
+
+@pytest.mark.parametrize("junk", [b"\xff", b"\x00", b"\xc1"])
+@pytest.mark.parametrize("writes", [(), (spec.Insert(0, b"\xa1k", b"\x01"),)])
+def test_a_valid_transaction_one_byte_after_the_damage_is_found(
+    junk: bytes, writes: tuple[spec.Write, ...]
+) -> None:
+    """One unreadable byte, then a valid transaction (a bare commit, as the original
+    writes, or one with a write): corrupt, not a tail to cut off (docs/semantics.md).
+    Kills _recovery _valid_transaction_after mutant 10 (the search for commit entries
+    starts at offset 2 of the damage, so a bare commit at offset 1 is never seen)."""
+    good = spec.encode_log((spec.Insert(0, b"\xa1a", b"\x02"), spec.Commit(1)))
+    data = good + junk + spec.encode_log((*writes, spec.Commit(7)))
+    assert spec.recover(data).status == "corrupt"
+    storage = kv.MemoryStorage(data)
+    with pytest.raises(kv.CorruptStore) as raised:
+        kv.KvStore.open(storage)
+    assert raised.value.offset == len(good)

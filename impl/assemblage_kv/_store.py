@@ -206,7 +206,8 @@ class KvStore:
     def live_keys(self, snapshot: Snapshot, slot: int) -> dict[bytes, int]:
         """Keys of `slot` whose latest version in `snapshot` is not a removal.
 
-        Maps each encoded key to the position of that version (to report damage).
+        Maps each encoded key to the offset of its bytes in that version's entry (to
+        report damage there): they end one slot byte before the version's value.
         """
         with self._lock:
             self._check(snapshot)
@@ -219,7 +220,7 @@ class KvStore:
                         continue
                     latest = seen[-1]
                 if not latest.is_removed:
-                    live[key] = latest._position
+                    live[key] = latest._position - 1 - len(key)
             return live
 
     def commit(
