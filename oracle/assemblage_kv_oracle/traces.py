@@ -640,7 +640,11 @@ def dumps(trace: Trace) -> str:
 
 
 def load(path: str | Path) -> Trace:
-    trace: Trace = json.loads(Path(path).read_text())
+    """The trace in a file; TraceError if it cannot be read, is not JSON, or not a trace."""
+    try:
+        trace: Trace = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise TraceError(f"cannot read {str(path)!r}: {error}") from error
     check(trace)
     return trace
 
