@@ -471,3 +471,49 @@ def test_a_valid_transaction_one_byte_after_the_damage_is_found(
     with pytest.raises(kv.CorruptStore) as raised:
         kv.KvStore.open(storage)
     assert raised.value.offset == len(good)
+
+
+def _overlapping_chains(k: int) -> bytes:
+    """Damage, then one kv entry whose value holds k commit marks, each followed by a kv
+    entry running to the end of that value: from every mark, a chain of entries leads to
+    the same (bad) commit, over spans that overlap. Then a junk byte and a valid
+    transaction that is not right after a commit entry."""
+    units = b"".join(
+        b"\x01\x06" + bytes(10) + b"\x0a\x02" + (18 * (k - i - 1) + 1).to_bytes(2, "little")
+        + b"\x01\x00"
+        for i in range(k)
+    )  # fmt: skip
+    value = units + b"\x00"
+    entry = b"\x0a\x02" + len(value).to_bytes(2, "little") + b"\x01\x00" + value
+    bad_commit = b"\x01\x06" + bytes(6) + b"\xde\xad\xbe\xef"
+    valid = spec.encode_log((spec.Insert(0, b"\xa1v", b"\x01"), spec.Commit(9)))
+    return b"\xff" + entry + bad_commit + b"\xff" + valid
+
+
+def test_a_valid_transaction_behind_many_overlapping_chains_is_found_in_linear_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The quick search after each commit entry gives up after CRCs over 4 x the tail's
+    bytes, and the exhaustive search then finds the valid transaction: corrupt, in
+    linear work. Kills _recovery _valid_transaction_after mutant 46 (giving up answers
+    "no valid transaction": a torn tail, cut off with the transaction) and 39, 40 (the
+    budget never runs out: quadratic CRC work)."""
+    from assemblage_kv import _recovery
+
+    good = spec.encode_log((spec.Insert(0, b"\xa1a", b"\x02"), spec.Commit(1)))
+    tail = _overlapping_chains(200)
+    assert spec.recover(good + tail).status == "corrupt"
+    crc_bytes = 0
+
+    class CountingZlib:
+        @staticmethod
+        def crc32(data: bytes | memoryview, value: int = 0) -> int:
+            nonlocal crc_bytes
+            crc_bytes += len(data)
+            return zlib.crc32(data, value)
+
+    monkeypatch.setattr(_recovery, "zlib", CountingZlib)
+    with pytest.raises(kv.CorruptStore) as raised:
+        kv.KvStore.open(kv.MemoryStorage(good + tail))
+    assert raised.value.offset == len(good)
+    assert crc_bytes <= 5 * len(good + tail)
