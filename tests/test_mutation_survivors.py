@@ -22,6 +22,7 @@ import assemblage_kv as kv
 import assemblage_kv_spec as spec
 from assemblage_kv import _crc
 from assemblage_kv._format import encode_commit, encode_entry
+from assemblage_kv_oracle.faults import FaultyFileSystem
 
 from conftest import ManualClock
 
@@ -97,6 +98,26 @@ def test_reads_of_own_writes_after_a_merge_are_expired(store: kv.KvStore) -> Non
         tx.last_updated()
     with pytest.raises(kv.SnapshotExpired):
         tx.get(0, "k")
+
+
+def test_an_empty_commit_after_a_merge_is_expired(store: kv.KvStore) -> None:
+    """Committing nothing still checks the snapshot (docs/semantics.md, "Commit").
+
+    Kills _transaction commit mutant 12 (the store is asked about no snapshot).
+    """
+    tx = store.current()
+    store.merge()
+    with pytest.raises(kv.SnapshotExpired):
+        tx.commit()
+
+
+def test_keys_after_removing_a_key_that_was_never_written(store: kv.KvStore) -> None:
+    """Kills _transaction keys mutant 14 (`live.pop(key)` without a default: KeyError)."""
+    with store.current() as tx:
+        tx.insert(0, "kept", 1)
+    tx = store.current()
+    tx.remove(0, "never written")
+    assert tx.keys(0) == ["kept"]
 
 
 def test_keys_includes_own_writes_made_after_a_write_to_another_slot(
@@ -517,3 +538,35 @@ def test_a_valid_transaction_behind_many_overlapping_chains_is_found_in_linear_w
         kv.KvStore.open(kv.MemoryStorage(good + tail))
     assert raised.value.offset == len(good)
     assert crc_bytes <= 5 * len(good + tail)
+
+
+def test_a_clock_at_the_largest_timestamp_is_in_range() -> None:
+    """Timestamps run from 0 to 2**48 - 1. Kills _store commit mutant 49 (the top refused)."""
+    with kv.open_memory(clock=lambda: 2**48 - 1) as store:
+        with store.current() as tx:
+            tx.insert(0, "k", 1)
+        assert store.current().last_updated() == 2**48 - 1
+
+
+def test_opening_a_clean_store_writes_nothing(path: Path) -> None:
+    """Only a torn tail is cut at open. Kills _store open mutant 29 (`end <= size`: a
+    clean log is truncated to its own length, a needless write and fsync)."""
+    with kv.open(path) as store, store.current() as tx:
+        tx.insert(0, "k", 1)
+    fs = FaultyFileSystem(kv.OsFileSystem())
+    kv.KvStore.open(kv.FileStorage(path, file_system=fs)).close()
+    assert "truncate" not in fs.calls and "write" not in fs.calls
+
+
+def test_a_value_cut_off_while_the_store_is_open_is_reported_at_its_offset(path: Path) -> None:
+    """Kills _store _read mutants 9, 10 and 11 (no offset, or no message: a TypeError)."""
+    value = b"v" * 100
+    with kv.open(path) as store:
+        with store.current() as tx:
+            tx.insert(0, "k", value)
+        data = path.read_bytes()
+        offset = data.index(msgpack.packb(value))
+        os.truncate(path, offset + 10)
+        with pytest.raises(kv.CorruptStore, match="cut while open") as raised:
+            store.current().get(0, "k")
+        assert raised.value.offset == offset
