@@ -7,10 +7,14 @@ docs/semantics.md asks for and nothing else checked.
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import random
 import stat
+import subprocess
+import sys
+import textwrap
 import time
 import zlib
 from pathlib import Path
@@ -197,6 +201,7 @@ def _commit_over(*entries: bytes, timestamp: int = 2_000) -> bytes:
 
 
 _VALID, _ = _one_transaction_log(msgpack.packb(1))
+_STORE_FILE_ENTRY = encode_entry(_stored_key("s"), msgpack.packb(_VALID))
 
 # Tails appended to one valid transaction, each at an edge of parse_entry's framing.
 _TAILS = {
@@ -212,6 +217,16 @@ _TAILS = {
     "one_byte_stored_key": _commit_over(bytes((0x08, 1, 0))),
     # an entry ending exactly at the end of the log, without its commit (mutant 72)
     "dangling_entry": bytes((0x09, 3, 1)) + _stored_key("j") + b"\x02",
+    # Unfinished appends (docs/semantics.md): a valid transaction (a store file in a
+    # value) after the damage, then an entry cut short. The tail is torn only if the
+    # cut entry is consistent so far.
+    # - cut after the size fields of a one-byte stored key, which holds no packed key:
+    #   corrupt (cut_entry_frame mutant 18 framed nothing and called it consistent)
+    "cut_one_byte_stored_key_after_a_store_file": _STORE_FILE_ENTRY + bytes((0x08, 1)),
+    # - cut in the value of an entry whose key size takes two (little-endian) bytes:
+    #   torn (cut_entry_frame mutant 26 read the size big-endian)
+    "cut_long_key_entry_after_a_store_file": _STORE_FILE_ENTRY
+    + encode_entry(_stored_key("x" * 300), msgpack.packb("v" * 10))[:-3],
 }
 
 
@@ -233,7 +248,7 @@ def test_framing_edges_are_classified_as_the_spec_says(tail: str) -> None:
 
     tests/test_recovery.py checks this on generated logs, but not at these edges; the
     state machine never writes such bytes. Kills _format parse_entry mutants 16, 24, 41,
-    51, 52 (see docs/mutation-testing.md for 72).
+    51, 52 (see docs/mutation-testing.md for 72) and cut_entry_frame mutants 18, 26.
     """
     data = _VALID + _TAILS[tail]
     recovered = spec.recover(data)
@@ -570,3 +585,125 @@ def test_a_value_cut_off_while_the_store_is_open_is_reported_at_its_offset(path:
         with pytest.raises(kv.CorruptStore, match="cut while open") as raised:
             store.current().get(0, "k")
         assert raised.value.offset == offset
+
+
+class _CountingFileSystem(kv.OsFileSystem):
+    """The real file system, counting positioned reads, each at most `most` bytes (a
+    short read is legal: pread may return fewer bytes than asked)."""
+
+    def __init__(self, most: int = 1 << 62) -> None:
+        self.most = most
+        self.preads = 0
+
+    def pread(self, handle: int, offset: int, length: int) -> bytes:
+        self.preads += 1
+        return super().pread(handle, offset, min(length, self.most))
+
+
+def _store_of_values(path: Path) -> dict[str, bytes]:
+    # packed: 5, 12 and 42 bytes, so one, two and several reads of at most 7 bytes
+    values = {f"k{n}": bytes(range(n, n + length)) for n, length in enumerate((3, 10, 40))}
+    with kv.open(path) as store, store.current() as tx:
+        for key, value in values.items():
+            tx.insert(0, key, value)
+    return values
+
+
+def test_a_value_read_is_one_positioned_read(path: Path) -> None:
+    """The impl's promise (README): one positioned read per value read. Kills
+    _filestorage FileStorage.read mutant 3 (`length >= 0`: an extra empty pread)."""
+    values = _store_of_values(path)
+    fs = _CountingFileSystem()
+    with kv.KvStore.open(kv.FileStorage(path, file_system=fs)) as store:
+        tx = store.current()
+        for key, value in values.items():
+            before = fs.preads
+            assert tx.get(0, key) == value
+            assert fs.preads == before + 1
+
+
+def test_short_positioned_reads_are_continued(path: Path) -> None:
+    """A pread may return fewer bytes than asked; the rest is read, not lost or padded.
+    Kills _filestorage FileStorage.read mutants 23 and 25 (only one part kept, or the
+    parts joined with filler)."""
+    values = _store_of_values(path)
+    fs = _CountingFileSystem(most=7)
+    with kv.KvStore.open(kv.FileStorage(path, file_system=fs)) as store:
+        tx = store.current()
+        assert {key: tx.get(0, key) for key in values} == values
+        assert sorted(tx.keys(0)) == sorted(values)
+
+
+@pytest.mark.parametrize("code", [errno.EINVAL, errno.ENOTSUP, errno.EBADF])
+def test_a_directory_that_cannot_be_synced_is_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    """Some file systems refuse to fsync a directory (docs/persistence.md)."""
+    monkeypatch.setattr(os, "fsync", _failing_fsync(code))
+    kv.OsFileSystem().fsync_directory(str(tmp_path))
+
+
+def test_a_failing_directory_sync_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EIO from a directory fsync means a rename may not be durable: it must not be
+    swallowed. Kills _filesystem OsFileSystem.fsync_directory mutant 8."""
+    monkeypatch.setattr(os, "fsync", _failing_fsync(errno.EIO))
+    with pytest.raises(OSError, match="directory fsync"):
+        kv.OsFileSystem().fsync_directory(str(tmp_path))
+
+
+def _failing_fsync(code: int) -> object:
+    def fsync(handle: int) -> None:
+        raise OSError(code, "directory fsync")
+
+    return fsync
+
+
+def test_the_lock_file_has_the_permissions_of_a_new_log(tmp_path: Path) -> None:
+    """Kills _filesystem OsFileSystem.lock mutant 7 (os.open without a mode: 0o777)."""
+    path = tmp_path / "store.aeon"
+    kv.open(path).close()
+    lock = tmp_path / "store.aeon.lock"
+    assert stat.S_IMODE(lock.stat().st_mode) == stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts handles in /proc")
+def test_a_store_held_by_another_process_is_refused_without_leaking_a_handle(
+    tmp_path: Path,
+) -> None:
+    """The lock is taken, and refused, in this process (tests/test_storage.py tries it
+    from a child, whose import is not the mutated one). Kills _filesystem
+    OsFileSystem.lock mutant 16 (the handle not closed: a TypeError) and _lock
+    LogLock.__init__ mutant 13 (no message)."""
+    path = tmp_path / "store.aeon"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                """
+            import sys
+            import assemblage_kv as kv
+            with kv.open(sys.argv[1]):
+                print("holding", flush=True)
+                sys.stdin.read()
+            """
+            ),
+            str(path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+        handles = len(os.listdir("/proc/self/fd"))
+        with pytest.raises(kv.StoreLocked, match="open in another process"):
+            kv.open(path)
+        assert len(os.listdir("/proc/self/fd")) == handles
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    kv.open(path).close()
