@@ -227,6 +227,11 @@ _TAILS = {
     #   torn (cut_entry_frame mutant 26 read the size big-endian)
     "cut_long_key_entry_after_a_store_file": _STORE_FILE_ENTRY
     + encode_entry(_stored_key("x" * 300), msgpack.packb("v" * 10))[:-3],
+    # - size fields out of range, or a commit mark gone wrong, in the last bytes: corrupt
+    #   (parse_entry mutants 24, 40 and 54 skipped the check there and saw a cut entry)
+    "wrong_commit_mark_after_a_store_file": _STORE_FILE_ENTRY + b"\x01\x07",
+    "zero_key_size_after_a_store_file": _STORE_FILE_ENTRY + bytes((0x09, 0)),
+    "zero_value_size_after_a_store_file": _STORE_FILE_ENTRY + bytes((0x09, 3, 0)),
 }
 
 
@@ -247,8 +252,9 @@ def test_framing_edges_are_classified_as_the_spec_says(tail: str) -> None:
     """Open classifies a log as the spec's `recover` does, at parse_entry's edges.
 
     tests/test_recovery.py checks this on generated logs, but not at these edges; the
-    state machine never writes such bytes. Kills _format parse_entry mutants 16, 24, 41,
-    51, 52 (see docs/mutation-testing.md for 72) and cut_entry_frame mutants 18, 26.
+    state machine never writes such bytes. Kills _format parse_entry mutants 16, 24, 40,
+    41, 51, 52, 54 (see docs/mutation-testing.md for 72) and cut_entry_frame mutants 18,
+    26.
     """
     data = _VALID + _TAILS[tail]
     recovered = spec.recover(data)
