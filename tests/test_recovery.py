@@ -265,10 +265,20 @@ def test_undecodable_stored_data_is_reported_when_read() -> None:
 def test_reading_in_small_chunks_changes_nothing(
     monkeypatch: pytest.MonkeyPatch, chunk: int, written: tuple[bytes, list[int], list[State]]
 ) -> None:
-    data, _, states = written
+    data, boundaries, states = written
     big = transaction([kv_entry(3, "big", bytes(range(256)) * 400)], T0 + 9)
-    logs = [data, data[:-3], data + big, data + big[:-1], data[:40] + b"\xff" + data[41:]]
+    late = boundaries[-3] + 3  # damage in a later transaction, one valid one after it
+    damaged_late = data[:late] + bytes((data[late] ^ 0xFF,)) + data[late + 1 :]
+    logs = [
+        data,
+        data[:-3],
+        data + big,
+        data + big[:-1],
+        data[:40] + b"\xff" + data[41:],
+        damaged_late,
+    ]
     expected = [opened(log) for log in logs]
+    assert expected[-1] == ("corrupt", boundaries[-3])
     monkeypatch.setattr(_recovery, "CHUNK", chunk)
     assert [opened(log) for log in logs] == expected
     with kv.KvStore.open(kv.MemoryStorage(data + big)) as store:
