@@ -104,6 +104,20 @@ def test_reads_of_own_writes_after_a_merge_are_expired(store: kv.KvStore) -> Non
         tx.get(0, "k")
 
 
+def test_every_merge_expires_the_transactions_before_it(store: kv.KvStore) -> None:
+    """The second merge too. Kills _store merge mutant 2 (every merged index of
+    generation None, so snapshots between two merges never expire); the state machine
+    caught it in the first run and missed it in the third."""
+    with store.current() as tx:
+        tx.insert(0, "k", 1)
+    store.merge()
+    between = store.current()
+    assert between.get(0, "k") == 1
+    store.merge()
+    with pytest.raises(kv.SnapshotExpired):
+        between.get(0, "k")
+
+
 def test_an_empty_commit_after_a_merge_is_expired(store: kv.KvStore) -> None:
     """Committing nothing still checks the snapshot (docs/semantics.md, "Commit").
 
