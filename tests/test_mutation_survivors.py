@@ -658,7 +658,8 @@ def test_short_positioned_reads_are_continued(path: Path) -> None:
 def test_a_directory_that_cannot_be_synced_is_accepted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
 ) -> None:
-    """Some file systems refuse to fsync a directory (docs/persistence.md)."""
+    """Some file systems cannot fsync a directory (docs/persistence.md, "What the
+    store guarantees"); their refusal is accepted."""
     monkeypatch.setattr(os, "fsync", _failing_fsync(code))
     kv.OsFileSystem().fsync_directory(str(tmp_path))
 
