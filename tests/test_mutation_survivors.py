@@ -235,10 +235,11 @@ _TAILS = {
     # value) after the damage, then an entry cut short. The tail is torn only if the
     # cut entry is consistent so far.
     # - cut after the size fields of a one-byte stored key, which holds no packed key:
-    #   corrupt (cut_entry_frame mutant 18 framed nothing and called it consistent)
+    #   corrupt (a mutant of the old cut_entry_frame, 18, framed nothing and called it
+    #   consistent)
     "cut_one_byte_stored_key_after_a_store_file": _STORE_FILE_ENTRY + bytes((0x08, 1)),
     # - cut in the value of an entry whose key size takes two (little-endian) bytes:
-    #   torn (cut_entry_frame mutant 26 read the size big-endian)
+    #   torn (the old cut_entry_frame's mutant 26 read the size big-endian)
     "cut_long_key_entry_after_a_store_file": _STORE_FILE_ENTRY
     + encode_entry(_stored_key("x" * 300), msgpack.packb("v" * 10))[:-3],
     # - size fields out of range, or a commit mark gone wrong, in the last bytes: corrupt
@@ -267,8 +268,8 @@ def test_framing_edges_are_classified_as_the_spec_says(tail: str) -> None:
 
     tests/test_recovery.py checks this on generated logs, but not at these edges; the
     state machine never writes such bytes. Kills _format parse_entry mutants 16, 24, 40,
-    41, 51, 52, 54 (see docs/mutation-testing.md for 72) and cut_entry_frame mutants 18,
-    26.
+    41, 51, 52, 54 (see docs/mutation-testing.md for 72) and, before parse_entry took
+    over its job, cut_entry_frame mutants 18 and 26.
     """
     data = _VALID + _TAILS[tail]
     recovered = spec.recover(data)

@@ -61,7 +61,9 @@ def parse_entry(data: bytes, pos: int) -> tuple[int, int, int, int]:
     kind is KV (the value is data[key_end:end], empty for a removal), COMMIT (end is
     the end of the commit entry), MALFORMED, or TRUNCATED (data ends inside it, and
     each size field that is there is within its limit: recovery asks whether a cut
-    entry is consistent so far).
+    entry is consistent so far). A TRUNCATED kv entry whose size fields are all there
+    is framed as if data went on (key_end and end lie past it); otherwise its end is
+    0: no byte of its key or value is there.
     """
     size = len(data)
     if pos >= size:
@@ -94,27 +96,7 @@ def parse_entry(data: bytes, pos: int) -> tuple[int, int, int, int]:
             return _MALFORMED
     key_end = key_start + key_size
     end = key_end + value_size
-    if end > size:
-        return _TRUNCATED
-    return (KV, key_start, key_end, end)
-
-
-def cut_entry_frame(data: bytes, pos: int) -> tuple[int, int, int] | None:
-    """Frame the entry at `pos` that `parse_entry` found TRUNCATED, as if data went on.
-
-    Returns (key_start, key_end, end) of a kv entry whose size fields are all there;
-    key_end and end may lie past the data. None if no key or value byte of the entry
-    can be there: it is a commit entry, or its size fields are cut short.
-    """
-    header = data[pos]
-    key_width = (header >> 3) & 3
-    sizes = pos + 1
-    key_start = sizes + key_width + (header & 7)
-    if key_width == 0 or key_start > len(data):
-        return None
-    value_sizes = sizes + key_width
-    key_end = key_start + int.from_bytes(data[sizes:value_sizes], "little")
-    return (key_start, key_end, key_end + int.from_bytes(data[value_sizes:key_start], "little"))
+    return (KV if end <= size else TRUNCATED, key_start, key_end, end)
 
 
 def commit_fields(data: bytes, pos: int) -> tuple[int, int]:

@@ -31,7 +31,6 @@ from ._format import (
     KV,
     TRUNCATED,
     commit_fields,
-    cut_entry_frame,
     parse_entry,
 )
 from ._packed import RUNS_PAST, object_end
@@ -168,16 +167,6 @@ def _holds_packed_objects(data: bytes, key_start: int, key_end: int, end: int) -
     return end == key_end or _packed_so_far(data, key_end, end)
 
 
-def _cut_short_consistently(data: bytes, pos: int) -> bool:
-    """Is the entry at `pos`, which the end of `data` cuts short, consistent so far?
-
-    `parse_entry` has checked its header, and each size field that is there; what is
-    left is whatever part of the key and value is there.
-    """
-    frame = cut_entry_frame(data, pos)
-    return frame is None or _holds_packed_objects(data, *frame)
-
-
 def _unfinished_append(data: bytes) -> bool:
     """Is `data` the beginning of one transaction as a writer writes it, cut short?
 
@@ -189,8 +178,8 @@ def _unfinished_append(data: bytes) -> bool:
     pos = 0
     while pos < len(data):
         kind, key_start, key_end, end = parse_entry(data, pos)
-        if kind == TRUNCATED:
-            return _cut_short_consistently(data, pos)
+        if kind == TRUNCATED:  # consistent so far? (end 0: no key or value byte is there)
+            return end == 0 or _holds_packed_objects(data, key_start, key_end, end)
         if kind != KV or not _holds_packed_objects(data, key_start, key_end, end):
             return False
         pos = end
