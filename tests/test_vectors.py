@@ -17,7 +17,9 @@ import assemblage_kv as kv
 from vectors import VECTORS, assert_observations, load, probed_keys
 
 NORMATIVE = sorted(
-    path.stem for path in VECTORS.glob("s*.aeon") if path.stem.startswith(("s0", "s10", "s13"))
+    path.stem
+    for path in VECTORS.glob("s*.aeon")
+    if path.stem.startswith(("s0", "s10", "s13"))
 )
 
 
@@ -30,7 +32,9 @@ def scratch(tmp_path: Path, name: str) -> Path:
 def test_every_vector_file_is_covered() -> None:
     stems = {path.stem for path in VECTORS.glob("*.aeon")}
     assert len(stems) == 35
-    covered = set(NORMATIVE) | {name for name in stems if name.startswith(("s11_", "s12_", "s14_"))}
+    covered = set(NORMATIVE) | {
+        name for name in stems if name.startswith(("s11_", "s12_", "s14_"))
+    }
     assert covered == stems
 
 
@@ -92,12 +96,8 @@ def test_every_deeper_cut_opens_with_the_committed_prefix(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize(
     "name",
-    [
-        "s12_flip_a_value",
-        "s12_flip_b_commit_crc",
-        "s12_flip_c_kv_header",
-        "s12_flip_d_commit_timestamp",
-    ],
+    ["s12_flip_a_value", "s12_flip_b_commit_crc", "s12_flip_c_kv_header",
+     "s12_flip_d_commit_timestamp"],
 )
 def test_damage_before_a_valid_transaction_is_reported_and_nothing_is_cut(
     tmp_path: Path, name: str
