@@ -41,6 +41,11 @@ class Disk:
         found = set(self.names.values()) | {op.inode for _, op in self.pending_names}
         return sorted(found & self.files.keys())
 
+    def durable_copy(self) -> tuple[dict[str, int], dict[int, bytearray]]:
+        """Names and file bytes as the syncs left them, to change: every image starts so."""
+        contents = {inode: bytearray(file.durable) for inode, file in self.files.items()}
+        return dict(self.names), contents
+
 
 def apply_name(names: dict[str, int], op: Operation) -> None:
     """Make one directory operation happen in `names`."""
@@ -214,8 +219,7 @@ class WorstCase:
     def image(
         self, disk: Disk, dimensions: Sequence[Dimension], picks: Sequence[Pick]
     ) -> tuple[dict[str, bytes], list[str]]:
-        names = dict(disk.names)
-        contents = {inode: bytearray(file.durable) for inode, file in disk.files.items()}
+        names, contents = disk.durable_copy()
         history = {index: op for index, op in disk.pending_names}
         for file in disk.files.values():
             history.update(file.pending)
@@ -300,8 +304,7 @@ class Ext4Like:
     def image(
         self, disk: Disk, dimensions: Sequence[Dimension], picks: Sequence[Pick]
     ) -> tuple[dict[str, bytes], list[str]]:
-        names = dict(disk.names)
-        contents = {inode: bytearray(file.durable) for inode, file in disk.files.items()}
+        names, contents = disk.durable_copy()
         forced: dict[int, int] = {}
         said = []
         for dimension, (_, member) in zip(dimensions, picks, strict=True):
