@@ -169,6 +169,18 @@ def test_multiprocessing_with_fork_refuses_the_inherited_store(path: Path) -> No
         assert open_elsewhere(path) == "StoreLocked"
 
 
+def test_a_store_or_transaction_sent_to_a_spawned_process_is_refused_clearly(
+    path: Path,
+) -> None:
+    with kv.open(path) as store:
+        for thing in (store, store.current()):
+            with pytest.raises(kv.WrongProcess, match="cannot be sent to another process"):
+                pickle.dumps(thing)
+        process = multiprocessing.get_context("spawn").Process(target=print, args=(store,))
+        with pytest.raises(kv.WrongProcess):
+            process.start()
+
+
 def test_a_dropped_store_is_closed_with_a_resource_warning(path: Path) -> None:
     store = kv.open(path)
     committed(store, "a", 1)

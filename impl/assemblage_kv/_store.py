@@ -136,6 +136,13 @@ class KvStore:
     def __enter__(self) -> KvStore:
         return self
 
+    def __reduce__(self) -> NoReturn:
+        # multiprocessing pickles what it sends to a spawned process.
+        raise WrongProcess(
+            f"the store {self.name!r} cannot be sent to another process: send its path, "
+            "and open it there once this process has closed it"
+        )
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 
 from ._codec import check_key_size, check_slot, decode, encode_key, encode_value
-from ._errors import InvalidArgument, TransactionClosed, WrongThread
+from ._errors import InvalidArgument, TransactionClosed, WrongProcess, WrongThread
 from ._index import Version
 
 if TYPE_CHECKING:
@@ -61,6 +61,12 @@ class Transaction:
 
     def __enter__(self) -> Transaction:
         return self
+
+    def __reduce__(self) -> NoReturn:
+        raise WrongProcess(
+            "a transaction cannot be sent to another process: it belongs to its store's "
+            "process and its own thread"
+        )
 
     def __exit__(
         self,
