@@ -21,6 +21,8 @@ from ._errors import (
     StoreLocked,
     TransactionClosed,
     TransactionConflict,
+    WrongProcess,
+    WrongThread,
 )
 from ._filestorage import FileStorage
 from ._filesystem import FileSystem, OsFileSystem
@@ -49,6 +51,8 @@ __all__ = [
     "TransactionClosed",
     "TransactionConflict",
     "Version",
+    "WrongProcess",
+    "WrongThread",
     "open",
     "open_memory",
 ]

@@ -27,6 +27,14 @@ class StoreClosed(KvError):
     """The store was closed."""
 
 
+class WrongProcess(KvError):
+    """The store was opened in another process: after fork() only the opener may use it."""
+
+
+class WrongThread(KvError):
+    """A transaction was used from a thread other than the one that started it."""
+
+
 class StoreLocked(KvError):
     """Another opener (in this process or another one) holds the store."""
 

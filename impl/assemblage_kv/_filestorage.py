@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Iterable
 
 from ._errors import InvalidArgument, StorageError
@@ -114,6 +115,21 @@ class FileStorage:
         self._handle = handle
         file_system.close(old)
         file_system.fsync_directory(os.path.dirname(self._path))
+
+    def __del__(self) -> None:
+        # A store dropped without close() releases its lock and file here.
+        if getattr(self, "_handle", None) is None:
+            return
+        with contextlib.suppress(Exception):  # the interpreter may be shutting down
+            warnings.warn(
+                f"the store {self._name!r} was never closed, so the garbage collector closed "
+                "it: close it yourself (or use `with`) to release it when you choose",
+                ResourceWarning,
+                stacklevel=2,
+                source=self,
+            )
+        with contextlib.suppress(Exception):
+            self.close()
 
     def close(self) -> None:
         handle, self._handle = self._handle, None

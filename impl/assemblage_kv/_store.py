@@ -5,6 +5,12 @@ read's feet) and the whole commit path: conflict check, one append, one fsync, t
 publishing the new versions. Readers and writers therefore never see a transaction
 that is not durable. After an I/O error during a commit or merge, nobody knows what
 reached the disk, so the store refuses all further work until it is reopened.
+
+A store belongs to the process that opened it: in a forked child it refuses all work
+(the child's appends would interleave with the parent's, and its index would go stale),
+and it holds no lock of its own there (see `_lock`). A file store dropped without
+`close` is closed by the garbage collector, with a ResourceWarning, as a file is (see
+`FileStorage.__del__`).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import contextlib
 import itertools
 import os
 import threading
+import weakref
 import zlib
 from bisect import bisect_left
 from collections.abc import Iterator
@@ -29,6 +36,7 @@ from ._errors import (
     StorageError,
     StoreClosed,
     TransactionConflict,
+    WrongProcess,
 )
 from ._filestorage import FileStorage
 from ._format import COMMIT_LENGTH, MAX_TIMESTAMP, encode_commit, encode_entry
@@ -42,6 +50,21 @@ def _close_quietly(storage: Storage) -> None:
     # Used only while another error is already on its way to the caller.
     with contextlib.suppress(Exception):
         storage.close()
+
+
+_live_stores: weakref.WeakSet[KvStore] = weakref.WeakSet()
+
+
+def _disown_after_fork() -> None:
+    # In the child: the parent's stores refuse work from now on. A thread of the parent
+    # may have held a store's lock when it forked, so each gets a fresh one.
+    for store in list(_live_stores):
+        store._lock = threading.Lock()
+        store._forked = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_disown_after_fork)
 
 
 def _describe(key: bytes) -> str:
@@ -62,8 +85,10 @@ class KvStore:
         self._clock = clock
         self._lock = threading.Lock()
         self._closed = False
+        self._forked = False
         self._failure: str | None = None
         self._serials = itertools.count(1)
+        _live_stores.add(self)
 
     @classmethod
     def open(cls, storage: Storage, *, clock: Clock | None = None) -> KvStore:
@@ -111,6 +136,13 @@ class KvStore:
     def __enter__(self) -> KvStore:
         return self
 
+    def __reduce__(self) -> NoReturn:
+        # multiprocessing pickles what it sends to a spawned process.
+        raise WrongProcess(
+            f"the store {self.name!r} cannot be sent to another process: send its path, "
+            "and open it there once this process has closed it"
+        )
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
@@ -120,7 +152,10 @@ class KvStore:
         self.close()
 
     def close(self) -> None:
-        """Close the store and release its storage (and lock); closing twice is fine."""
+        """Close the store and release its storage (and lock); closing twice is fine.
+
+        In a forked child this only closes the child's handles: the parent keeps its lock.
+        """
         with self._lock:
             if self._closed:
                 return
@@ -284,6 +319,11 @@ class KvStore:
     def _check(self, snapshot: Snapshot | None = None) -> None:
         if self._closed:
             raise StoreClosed(f"the store {self.name!r} is closed: open it again to use it")
+        if self._forked:
+            raise WrongProcess(
+                f"the store {self.name!r} was opened in another process (this one was forked "
+                "from it): open the store in this process, after the other one closes it"
+            )
         if self._failure is not None:
             raise StorageError(self._failure)
         if snapshot is not None and snapshot.origin != self._index.origin:

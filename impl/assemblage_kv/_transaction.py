@@ -8,13 +8,14 @@ finished. Reads are answered from the writes first, then from the store's snapsh
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 
 from ._codec import check_key_size, check_slot, decode, encode_key, encode_value
-from ._errors import InvalidArgument, TransactionClosed
+from ._errors import InvalidArgument, TransactionClosed, WrongProcess, WrongThread
 from ._index import Version
 
 if TYPE_CHECKING:
@@ -39,7 +40,10 @@ class Snapshot:
 
 
 class Transaction:
-    """A transaction that is also a snapshot; use it from one thread only.
+    """A transaction that is also a snapshot, used by the thread that started it.
+
+    Any other thread gets WrongThread, as sqlite3 does: its buffered writes and read
+    set are not guarded, so sharing it would lose writes without a word.
 
     As a context manager it commits on normal exit and aborts if an exception
     escapes. Get one from `KvStore.current()`.
@@ -53,9 +57,16 @@ class Transaction:
         self._listed: set[int] = set()
         self._writes: dict[Key, bytes | None] = {}
         self._finished = False
+        self._thread = threading.get_ident()
 
     def __enter__(self) -> Transaction:
         return self
+
+    def __reduce__(self) -> NoReturn:
+        raise WrongProcess(
+            "a transaction cannot be sent to another process: it belongs to its store's "
+            "process and its own thread"
+        )
 
     def __exit__(
         self,
@@ -173,6 +184,11 @@ class Transaction:
     def _check_usable(self) -> None:
         # The store's state first (closed, failed), then the transaction's own.
         self._store.check()
+        if threading.get_ident() != self._thread:
+            raise WrongThread(
+                "this transaction belongs to the thread that started it: start one in "
+                "this thread with store.current() (a store may be shared, a transaction not)"
+            )
         if self._finished:
             raise TransactionClosed(
                 "this transaction was already committed or aborted: "
