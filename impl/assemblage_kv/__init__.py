@@ -15,6 +15,8 @@ from ._errors import (
     InvalidArgument,
     KvError,
     LimitExceeded,
+    NotAStore,
+    RecoveryWarning,
     SnapshotExpired,
     StorageError,
     StoreClosed,
@@ -25,6 +27,7 @@ from ._errors import (
 from ._filestorage import FileStorage
 from ._filesystem import FileSystem, OsFileSystem
 from ._index import Version
+from ._recovery import CutTail
 from ._storage import MemoryStorage, Storage
 from ._store import KvStore, open, open_memory
 from ._transaction import Transaction
@@ -32,6 +35,7 @@ from ._transaction import Transaction
 __all__ = [
     "Clock",
     "CorruptStore",
+    "CutTail",
     "FileStorage",
     "FileSystem",
     "InvalidArgument",
@@ -39,7 +43,9 @@ __all__ = [
     "KvStore",
     "LimitExceeded",
     "MemoryStorage",
+    "NotAStore",
     "OsFileSystem",
+    "RecoveryWarning",
     "SnapshotExpired",
     "Storage",
     "StorageError",

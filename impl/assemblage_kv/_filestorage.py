@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from ._errors import InvalidArgument, StorageError
 from ._filesystem import FileSystem, OsFileSystem
 from ._lock import LogLock
+from ._storage import aside_name
 
 _WRITE_BUFFER = 1 << 20
 
@@ -114,6 +115,27 @@ class FileStorage:
         self._handle = handle
         file_system.close(old)
         file_system.fsync_directory(os.path.dirname(self._path))
+
+    def keep_aside(self, offset: int, data: bytes) -> str:
+        """Write the copy to a temporary name, fsync it, rename it and fsync the
+        directory: once this returns, the copy survives a crash, whole."""
+        self._open_handle()
+        file_system = self._file_system
+        kept = aside_name(self._path, offset, data)
+        temporary = kept + ".tmp"
+        handle = file_system.create(temporary)
+        try:
+            file_system.write(handle, data)
+            file_system.fsync(handle)
+        except BaseException:
+            file_system.close(handle)
+            with contextlib.suppress(OSError):
+                file_system.unlink(temporary)
+            raise
+        file_system.close(handle)
+        file_system.rename(temporary, kept)
+        file_system.fsync_directory(os.path.dirname(self._path))
+        return kept
 
     def close(self) -> None:
         handle, self._handle = self._handle, None
