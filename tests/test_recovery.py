@@ -12,6 +12,8 @@ hold (a value may be a whole store file); the MessagePack length walker behind t
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import random
 import sqlite3
@@ -30,6 +32,7 @@ from hypothesis import strategies as st
 import assemblage_kv as kv
 import assemblage_kv_spec as spec
 from assemblage_kv import _crc, _packed, _recovery
+from assemblage_kv_oracle.crashes import PATH, SimulatedFileSystem
 
 T0 = 1_700_000_000_000
 
@@ -912,3 +915,50 @@ def test_an_empty_file_and_an_unfinished_append_open_silently(tmp_path: Path) ->
                 assert store.recovery == kv.CutTail(kept, cut - kept, "unfinished append", None)
             assert path.read_bytes() == whole[:kept]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["store.aeon", "store.aeon.lock"]
+
+
+@pytest.mark.parametrize("kind", ["memory", "file"])
+def test_both_storages_keep_a_tail_aside_under_a_name_that_says_the_offset(
+    tmp_path: Path, kind: str
+) -> None:
+    storage: kv.Storage = (
+        kv.MemoryStorage(b"log") if kind == "memory" else kv.FileStorage(tmp_path / "log")
+    )
+    with contextlib.closing(storage):
+        first = storage.keep_aside(19, b"tail")
+        assert storage.keep_aside(19, b"tail") == first  # the same tail: the same copy
+        other = storage.keep_aside(19, b"another tail")
+        assert first != other
+        assert Path(first).name.startswith(f"{Path(storage.name).name}.cut-at-19-")
+        kept = (
+            storage.kept
+            if isinstance(storage, kv.MemoryStorage)
+            else {path: Path(path).read_bytes() for path in (first, other)}
+        )
+        assert kept == {first: b"tail", other: b"another tail"}
+
+
+class FailingCopy(SimulatedFileSystem):
+    """Fails the fsync of the copy of a cut tail."""
+
+    copy = -1
+
+    def create(self, path: str) -> int:
+        handle = super().create(path)
+        self.copy = handle if ".cut-at-" in path else self.copy
+        return handle
+
+    def fsync(self, handle: int) -> None:
+        if handle == self.copy:
+            raise OSError(errno.EIO, "injected")
+        super().fsync(handle)
+
+
+def test_a_copy_that_fails_leaves_the_log_uncut_and_no_temporary() -> None:
+    data = transaction([kv_entry(0, "a", 1)]) + b"\xff" * 7
+    file_system = FailingCopy({PATH: data})
+    with pytest.raises(kv.StorageError, match="injected"):
+        kv.KvStore.open(kv.FileStorage(PATH, file_system=file_system))
+    assert file_system.files() == {PATH: data}
+    with pytest.warns(kv.RecoveryWarning):  # a later open, with a working disk, cuts it
+        kv.KvStore.open(kv.FileStorage(PATH, file_system=SimulatedFileSystem({PATH: data}))).close()

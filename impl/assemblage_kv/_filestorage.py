@@ -2,8 +2,9 @@
 
 Appends go to a file opened with O_APPEND and become durable with fsync. A merge
 writes `PATH.merged` from scratch, fsyncs it, renames it over the log and fsyncs the
-directory (defects 3 and 8 of the original). Every file operation goes through the
-injectable `FileSystem`.
+directory (defects 3 and 8 of the original). A damaged tail that opening is about to
+cut is first kept aside the same way, in `PATH.cut-at-OFFSET-DIGEST`. Every file
+operation goes through the injectable `FileSystem`.
 """
 
 from __future__ import annotations
