@@ -1,8 +1,8 @@
 """Where a log lives: the `Storage` protocol, and `MemoryStorage`.
 
 The store needs only these operations on its log (and one to keep a damaged tail aside
-before opening cuts it), so a storage is easy to write and to fake. A storage reports I/O failures as OSError (or StorageError); the store turns
-them into StorageError.
+before opening cuts it), so a storage is easy to write and to fake. A storage reports
+I/O failures as OSError (or StorageError); the store turns them into StorageError.
 """
 
 from __future__ import annotations

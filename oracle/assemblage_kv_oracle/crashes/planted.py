@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 import assemblage_kv as kv
 from assemblage_kv._filesystem import FileSystem
+from assemblage_kv._recovery import scan
 from assemblage_kv._storage import aside_name
 from assemblage_kv_oracle.crashes.run import REAL, Seams
 
@@ -162,6 +163,22 @@ class _CutWithoutCopy(_PassStorage):
         return aside_name(self.inner.name, offset, data)
 
 
+class _EmptiesWhatIsNotAStore(_PassStorage):
+    """The store before issue 9: bytes that are not a store were cut to nothing at open."""
+
+    def size(self) -> int:
+        size = self.inner.size()
+        try:
+            scan(self.inner.read, size, lambda *_: None, self.inner.name)
+        except kv.NotAStore:
+            self.inner.truncate(0)
+            self.inner.sync()
+            return 0
+        except kv.CorruptStore:
+            pass
+        return size
+
+
 class _CopyWithoutFsync(_PassFileSystem):
     """Keeps a damaged tail aside without fsyncing the copy before the rename: a crash
     after the log's cut can leave the copy empty (only a second crash shows)."""
@@ -190,6 +207,7 @@ PLANTED = {
         Seams("no-directory-fsync-at-open", file_system=_NoDirectoryFsyncAtOpen),
         Seams("rewrite-log-at-open", storage=_RewriteAtOpen),
         Seams("cut-without-copy", storage=_CutWithoutCopy),
+        Seams("empty-what-is-not-a-store", storage=_EmptiesWhatIsNotAStore),
         Seams("copy-without-fsync", file_system=_CopyWithoutFsync),
     ]
 }
