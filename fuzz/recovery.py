@@ -1,9 +1,11 @@
 """Fuzz target: any bytes at all open exactly as the spec's recovery says, or not at all.
 
-Invariant: for every byte string, `assemblage_kv.open` either raises `CorruptStore`
-(exactly when the spec classifies the bytes as corrupt, and then the file is untouched)
-or opens a store that holds exactly the spec's recovered log, cut back to the spec's
-valid length. No other exception, ever.
+Invariant: for every byte string, `assemblage_kv.open` either raises `CorruptStore` or
+`NotAStore` (exactly when the spec classifies the bytes as corrupt or not a store, and
+then the folder is untouched) or opens a store that holds exactly the spec's recovered
+log, cut back to the spec's valid length, having copied the cut bytes to the file its
+`recovery` names, with a RecoveryWarning, exactly when the spec keeps them aside. No
+other exception, ever.
 
 Inputs are the original's files and logs the spec writes (some with whole store files as
 values), damaged by the oracle's `strategies.damaged`: cut, bytes flipped, garbage
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -45,16 +48,31 @@ def check(data: bytes, folder: Path) -> None:
     path = folder / "fuzz.aeon"
     path.write_bytes(data)
     expected = spec.recover(data)
+    refusals = {"corrupt": kv.CorruptStore, "not a store": kv.NotAStore}
     try:
-        store = kv.open(str(path))
-    except kv.CorruptStore:
-        assert expected.status == "corrupt", f"refused a {expected.status} log: {data.hex()}"
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            store = kv.open(str(path))
+    except (kv.CorruptStore, kv.NotAStore) as error:
+        refused = refusals.get(expected.status)
+        assert type(error) is refused, f"refused a {expected.status} log: {data.hex()}"
         assert path.read_bytes() == data, "a refused store was modified"
+        assert not list(folder.glob("*.cut-at-*")), "a refused store was copied"
         return
-    assert expected.status != "corrupt", f"opened a corrupt log: {data.hex()}"
+    assert expected.status not in refusals, f"opened a {expected.status} log: {data.hex()}"
     with store:
         assert store.log_size() == expected.valid_length, data.hex()
         assert path.stat().st_size == expected.valid_length, data.hex()
+        cut = store.recovery
+        copies = list(folder.glob("*.cut-at-*"))
+        if expected.keep_aside:
+            assert cut is not None and cut.copy is not None, data.hex()
+            assert [copy.resolve() for copy in copies] == [Path(cut.copy)], data.hex()
+            assert copies[0].read_bytes() == data[expected.valid_length :], data.hex()
+            assert [type(w.message) for w in warned] == [kv.RecoveryWarning], data.hex()
+        else:
+            assert cut is None or cut.copy is None, data.hex()
+            assert not copies and not warned, data.hex()
         tx = store.current()
         snapshot = spec.begin(expected.log, 0)
         assert tx.last_updated() == spec.last_updated(expected.log, snapshot), data.hex()

@@ -285,6 +285,9 @@ def test_every_planted_bug_is_caught(name: str, capsys: pytest.CaptureFixture[st
         "no-fsync-on-commit": "lost-acknowledged-commit",
         "no-directory-fsync-at-open": "lost-acknowledged-commit",
         "rewrite-log-at-open": "second-crash-differs",
+        "cut-without-copy": "cut-bytes-lost",
+        "copy-without-fsync": "cut-bytes-lost",
+        "empty-what-is-not-a-store": "recovery-disagrees",
     }[name]
     assert expected in {d.kind for d in report.divergences}, [d.kind for d in report.divergences]
     with capsys.disabled():
@@ -317,6 +320,37 @@ def test_the_recovered_store_is_judged_by_the_spec_s_recovery() -> None:
         kv.FileStorage(PATH, file_system=SimulatedFileSystem({PATH: data})), clock=Clock()
     ) as store:
         assert store.log_size() == spec.recover(data).valid_length == len(the_run.steps[4].after)
+
+
+def test_a_damaged_tail_is_copied_aside_durably_before_the_log_is_cut() -> None:
+    """The copy goes through the file seam: a temporary written and fsynced, renamed, the
+    directory fsynced; only then is the log cut, and the cut fsynced."""
+    log = run(example()).steps[4].after
+    file_system = SimulatedFileSystem({PATH: log + b"\xff" * 5})
+    opened = len(file_system.history)
+    with (
+        pytest.warns(kv.RecoveryWarning),
+        kv.KvStore.open(kv.FileStorage(PATH, file_system=file_system), clock=Clock()) as store,
+    ):
+        cut = store.recovery
+    assert cut is not None and cut.copy is not None and cut.copy.startswith(f"{PATH}.cut-at-")
+    calls = [op for op in file_system.history[opened:] if op.mutates]
+    assert [op.kind for op in calls] == [
+        "fsync_directory", "create", "write", "fsync", "rename", "fsync_directory",
+        "truncate", "fsync",
+    ]  # fmt: skip
+    assert calls[1].path == calls[4].path == f"{cut.copy}.tmp" and calls[4].target == cut.copy
+    assert file_system.files() == {PATH: log, cut.copy: b"\xff" * 5}
+
+
+def test_the_checker_meets_tails_kept_aside_and_disks_that_are_not_stores() -> None:
+    """Under the worst case a crash can leave a damaged tail (garbage in an append), or
+    in a new store only garbage; under ext4-like every crash leaves an unfinished append."""
+    worst = check(example(), WorstCase(), budget=Budget(32, 4), seed=1)
+    assert [d.describe() for d in worst.divergences] == []
+    assert worst.kept_aside > 0 and worst.not_a_store > 0
+    ext4 = check(example(), Ext4Like(), budget=Budget(32, 4), seed=1)
+    assert (ext4.divergences, ext4.kept_aside, ext4.not_a_store) == ([], 0, 0)
 
 
 def test_a_recovery_divergence_becomes_a_trace_the_replayer_runs() -> None:

@@ -12,7 +12,13 @@ hold (a value may be a whole store file); the MessagePack length walker behind t
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import json
 import random
+import sqlite3
+import warnings
+import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,28 +32,46 @@ from hypothesis import strategies as st
 import assemblage_kv as kv
 import assemblage_kv_spec as spec
 from assemblage_kv import _crc, _packed, _recovery
+from assemblage_kv_oracle.crashes import PATH, SimulatedFileSystem
 
 T0 = 1_700_000_000_000
 
 
 def classify(data: bytes) -> tuple[str, int]:
-    """("clean" | "torn" | "corrupt", where the valid log ends), as the spec defines it."""
+    """("clean" | "torn" | "kept" | "corrupt" | "not a store", where the valid log ends),
+    as the spec defines it; "kept" is a torn tail that must be kept aside."""
     recovered = spec.recover(data)
-    return (recovered.status, recovered.valid_length)
+    return ("kept" if recovered.keep_aside else recovered.status, recovered.valid_length)
 
 
 def opened(data: bytes) -> tuple[str, int]:
-    """How the implementation classifies `data`, in the shape of `classify`."""
+    """How the implementation classifies `data`, in the shape of `classify`; whatever it
+    cuts is reported, and kept aside (with a warning) exactly when it is "kept"."""
     storage = kv.MemoryStorage(data)
     try:
-        store = kv.KvStore.open(storage)
-    except kv.CorruptStore as error:
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            store = kv.KvStore.open(storage)
+    except (kv.CorruptStore, kv.NotAStore) as error:
         assert storage.read(0, storage.size()) == data, "a refused log was modified"
+        assert not storage.kept, "a refused log was copied"
+        if isinstance(error, kv.NotAStore):
+            return ("not a store", 0)
         return ("corrupt", error.offset)
     with store:
         size = store.log_size()
+        cut = store.recovery
     assert storage.size() == size
-    return ("clean" if size == len(data) else "torn", size)
+    if size == len(data):
+        assert cut is None and not warned and not storage.kept
+        return ("clean", size)
+    assert cut is not None and (cut.offset, cut.length) == (size, len(data) - size)
+    if cut.copy is None:
+        assert cut.reason == "unfinished append" and not warned and not storage.kept
+        return ("torn", size)
+    assert cut.reason == "damaged" and storage.kept == {cut.copy: data[size:]}
+    assert [type(warning.message) for warning in warned] == [kv.RecoveryWarning]
+    return ("kept", size)
 
 
 # ---------------------------------------------------------------------------
@@ -176,8 +200,8 @@ def test_damage_before_a_valid_transaction_is_refused_and_the_file_left_untouche
                 assert raised.value.offset == boundaries[damaged_transaction]
                 assert "offset" in str(raised.value)
                 assert path.read_bytes() == bytes(damaged)
-            else:  # damage in the last transaction is indistinguishable from a torn tail
-                with kv.open(path) as store:
+            else:  # damage in the last transaction: cut, after a copy (see below)
+                with pytest.warns(kv.RecoveryWarning), kv.open(path) as store:
                     assert store.log_size() == boundaries[-2]
                     assert_holds(store, states[-2])
                 assert path.stat().st_size == boundaries[-2]
@@ -232,7 +256,7 @@ def test_size_fields_of_any_width_are_read() -> None:
 def test_malformed_entries_end_the_valid_log(entry: bytes) -> None:
     good = transaction([kv_entry(0, "a", 1)])
     bad = transaction([entry])
-    assert opened(good + bad) == ("torn", len(good)) == classify(good + bad)
+    assert opened(good + bad) == ("kept", len(good)) == classify(good + bad)
 
 
 def test_a_commit_entry_must_be_exactly_01_06() -> None:
@@ -240,7 +264,7 @@ def test_a_commit_entry_must_be_exactly_01_06() -> None:
     for header in (b"\x02\x06", b"\x01\x05", b"\x01\x07", b"\x00\x06"):
         body = kv_entry(0, "b", 2) + header + T0.to_bytes(6, "little")
         log = good + body + zlib.crc32(body).to_bytes(4, "little")
-        assert opened(log) == ("torn", len(good)) == classify(log)
+        assert opened(log) == ("kept", len(good)) == classify(log)
 
 
 def test_undecodable_stored_data_is_reported_when_read() -> None:
@@ -588,7 +612,7 @@ def test_a_bad_first_byte_in_a_value_is_damage_when_a_valid_transaction_follows(
         bad = cut.replace(bytes((0xC4, 12 + len(padding))), bytes((0xC1, 12 + len(padding))))
         assert bad != cut
         assert opened(before + bad) == ("corrupt", len(before)), padding
-        assert opened(before + bad[:-1]) == ("torn", len(before))  # nothing valid after it
+        assert opened(before + bad[:-1]) == ("kept", len(before))  # nothing valid after it
 
 
 def test_edges_of_the_rule_where_the_document_is_taken_literally() -> None:
@@ -765,3 +789,176 @@ def test_hostile_tails_cost_linear_work(monkeypatch: pytest.MonkeyPatch) -> None
             assert opened(before + tail) == (expected, len(before)), name
         assert len(tail) // 8 <= steps.count <= len(tail), name  # it was walked, once
         assert work.entries <= 4 * len(tail) // 20 + 16, name
+
+
+# ---------------------------------------------------------------------------
+# Opening never destroys bytes it cannot prove to be an unfinished append (issue 9)
+
+
+def foreign_files(folder: Path) -> Iterator[tuple[str, Path]]:
+    """Files of other kinds that a user may hand to `open` by mistake."""
+    text = folder / "notes.txt"
+    text.write_text("important notes\nline two\n")
+    yield "text", text
+    document = folder / "data.json"
+    document.write_text(json.dumps({"name": "x", "values": [1, 2, 3]}))
+    yield "JSON", document
+    database = folder / "data.sqlite"
+    connection = sqlite3.connect(database)
+    with connection:
+        connection.execute("create table t (k text primary key, v blob)")
+        rows = [(str(n), b"v" * n) for n in range(50)]
+        connection.executemany("insert into t values (?, ?)", rows)
+    connection.close()
+    yield "SQLite", database
+    archive = folder / "data.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("inner.txt", "hello " * 100)
+    yield "zip", archive
+    noise = folder / "noise.bin"
+    noise.write_bytes(random.Random(9).randbytes(100_000))
+    yield "random", noise
+
+
+def test_a_file_that_is_not_a_store_is_refused_and_left_exactly_as_it_was(tmp_path: Path) -> None:
+    for kind, path in foreign_files(tmp_path):
+        before = path.read_bytes()
+        with pytest.raises(kv.NotAStore) as raised:
+            kv.open(path)
+        message = str(raised.value)
+        assert repr(str(path)) in message and "nothing was changed" in message, kind
+        assert path.read_bytes() == before, kind
+        assert not list(tmp_path.glob("*.cut-at-*")), kind
+        with pytest.raises(kv.NotAStore):  # and again: the failed open left no lock behind
+            kv.open(path)
+        assert spec.recover(before).status == "not a store", kind
+    assert isinstance(raised.value, kv.KvError)
+
+
+def test_a_store_whose_only_transaction_is_damaged_is_not_a_store() -> None:
+    data = bytearray(transaction([kv_entry(0, "a", 1)]))
+    data[-1] ^= 1
+    assert opened(bytes(data)) == ("not a store", 0) == classify(bytes(data))
+
+
+def last_transaction_flipped(path: Path) -> tuple[bytes, int]:
+    """A real store of two transactions, one bit of its last one flipped: its bytes, and
+    where the last transaction starts."""
+    with kv.open(path, clock=ticking()) as store:
+        with store.current() as tx:
+            tx.insert(0, "kept", 1)
+        start = store.log_size()
+        with store.current() as tx:
+            tx.insert(0, "fsynced", "a committed, fsynced value")
+    data = bytearray(path.read_bytes())
+    data[start + 5] ^= 0x04
+    path.write_bytes(bytes(data))
+    return bytes(data), start
+
+
+def test_a_flipped_bit_in_the_last_transaction_is_cut_only_after_a_durable_copy(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "store.aeon"
+    data, start = last_transaction_flipped(path)
+    with pytest.warns(kv.RecoveryWarning) as warned, kv.open(path) as store:
+        cut = store.recovery
+        assert store.current().get(0, "kept") == 1
+        assert store.current().get(0, "fsynced") is None
+    assert cut is not None
+    assert (cut.offset, cut.length, cut.reason) == (start, len(data) - start, "damaged")
+    assert cut.copy is not None and Path(cut.copy).parent == tmp_path.resolve()
+    assert Path(cut.copy).name.startswith(f"store.aeon.cut-at-{start}-")
+    assert Path(cut.copy).read_bytes() == data[start:]
+    assert path.read_bytes() == data[:start]
+    [warning] = warned
+    assert cut.copy in str(warning.message) and str(start) in str(warning.message)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["store.aeon", "store.aeon.lock", Path(cut.copy).name]
+    )  # no temporary left
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with kv.open(path) as store:  # now clean, and the copy stays
+            assert store.recovery is None
+    assert Path(cut.copy).read_bytes() == data[start:]
+
+
+def test_another_tail_cut_at_the_same_offset_never_replaces_a_copy(tmp_path: Path) -> None:
+    path = tmp_path / "store.aeon"
+    data, start = last_transaction_flipped(path)
+    copies = set()
+    for flip in (0x01, 0x02):
+        damaged = bytearray(data)
+        damaged[start + 3] ^= flip
+        path.write_bytes(bytes(damaged))
+        with pytest.warns(kv.RecoveryWarning), kv.open(path) as store:
+            assert store.recovery is not None and store.recovery.copy is not None
+            copies.add((store.recovery.copy, bytes(damaged[start:])))
+    assert len({copy for copy, _ in copies}) == 2
+    for copy, tail in copies:
+        assert Path(copy).read_bytes() == tail
+
+
+def test_an_empty_file_and_an_unfinished_append_open_silently(tmp_path: Path) -> None:
+    path = tmp_path / "store.aeon"
+    path.write_bytes(b"")
+    whole = transaction([kv_entry(0, "a", 1)]) + transaction([kv_entry(0, "b", [2])], T0 + 1)
+    first = len(transaction([kv_entry(0, "a", 1)]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with kv.open(path) as store:
+            assert store.recovery is None
+        for cut in (1, first - 1, first + 1, len(whole) - 1):
+            path.write_bytes(whole[:cut])
+            with kv.open(path) as store:
+                kept = first if cut > first else 0
+                assert store.recovery == kv.CutTail(kept, cut - kept, "unfinished append", None)
+            assert path.read_bytes() == whole[:kept]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store.aeon", "store.aeon.lock"]
+
+
+@pytest.mark.parametrize("kind", ["memory", "file"])
+def test_both_storages_keep_a_tail_aside_under_a_name_that_says_the_offset(
+    tmp_path: Path, kind: str
+) -> None:
+    storage: kv.Storage = (
+        kv.MemoryStorage(b"log") if kind == "memory" else kv.FileStorage(tmp_path / "log")
+    )
+    with contextlib.closing(storage):
+        first = storage.keep_aside(19, b"tail")
+        assert storage.keep_aside(19, b"tail") == first  # the same tail: the same copy
+        other = storage.keep_aside(19, b"another tail")
+        assert first != other
+        assert Path(first).name.startswith(f"{Path(storage.name).name}.cut-at-19-")
+        kept = (
+            storage.kept
+            if isinstance(storage, kv.MemoryStorage)
+            else {path: Path(path).read_bytes() for path in (first, other)}
+        )
+        assert kept == {first: b"tail", other: b"another tail"}
+
+
+class FailingCopy(SimulatedFileSystem):
+    """Fails the fsync of the copy of a cut tail."""
+
+    copy = -1
+
+    def create(self, path: str) -> int:
+        handle = super().create(path)
+        self.copy = handle if ".cut-at-" in path else self.copy
+        return handle
+
+    def fsync(self, handle: int) -> None:
+        if handle == self.copy:
+            raise OSError(errno.EIO, "injected")
+        super().fsync(handle)
+
+
+def test_a_copy_that_fails_leaves_the_log_uncut_and_no_temporary() -> None:
+    data = transaction([kv_entry(0, "a", 1)]) + b"\xff" * 7
+    file_system = FailingCopy({PATH: data})
+    with pytest.raises(kv.StorageError, match="injected"):
+        kv.KvStore.open(kv.FileStorage(PATH, file_system=file_system))
+    assert file_system.files() == {PATH: data}
+    with pytest.warns(kv.RecoveryWarning):  # a later open, with a working disk, cuts it
+        kv.KvStore.open(kv.FileStorage(PATH, file_system=SimulatedFileSystem({PATH: data}))).close()

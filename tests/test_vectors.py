@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
@@ -70,7 +71,13 @@ def test_torn_commit_recovers_the_committed_prefix_and_is_cut_back(
 ) -> None:
     name = f"s11_torn_tail_{cut:02d}" if cut else "s11_torn_tail_00_base"
     path = scratch(tmp_path, name)
-    with kv.open(str(path)) as store:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an unfinished append is cut silently
+        store = kv.open(str(path))
+    with store:
+        length = (VECTORS / f"{name}.aeon").stat().st_size
+        cut_tail = None if cut == 0 else kv.CutTail(19, length - 19, "unfinished append", None)
+        assert store.recovery == cut_tail
         tx = store.current()
         assert tx.get(0, "a") == 1
         assert tx.get(0, "b") == (2 if cut == 0 else None)
@@ -111,6 +118,25 @@ def test_damage_before_a_valid_transaction_is_reported_and_nothing_is_cut(
     assert path.read_bytes() == (VECTORS / f"{name}.aeon").read_bytes()
     with pytest.raises(kv.CorruptStore):
         kv.open(str(path))  # the failed open left no lock behind
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in VECTORS.glob("s12_*.aeon")))
+def test_damage_in_the_last_transaction_is_cut_only_after_a_copy(tmp_path: Path, name: str) -> None:
+    """The s12 files without T3: the damaged T2 is last. The original cuts it silently;
+    we cut it too, but only after copying it aside, and say so (issue 9)."""
+    vector = load(name)
+    start, end = vector["t2_kv_entry_offset"], vector["t2_commit_offset"] + 12
+    data = (VECTORS / f"{name}.aeon").read_bytes()[:end]
+    path = tmp_path / f"{name}.aeon"
+    path.write_bytes(data)
+    with pytest.warns(kv.RecoveryWarning), kv.open(str(path)) as store:
+        cut = store.recovery
+        assert store.current().get(0, "a") == "first"
+        assert store.current().get(0, "b") is None
+    assert cut is not None and cut.copy is not None
+    assert (cut.offset, cut.length, cut.reason) == (start, end - start, "damaged")
+    assert Path(cut.copy).read_bytes() == data[start:]
+    assert path.read_bytes() == data[:start]
 
 
 def test_bug_a_files_are_read_without_losing_or_inventing_anything(tmp_path: Path) -> None:

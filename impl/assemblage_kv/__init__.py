@@ -15,6 +15,8 @@ from ._errors import (
     InvalidArgument,
     KvError,
     LimitExceeded,
+    NotAStore,
+    RecoveryWarning,
     SnapshotExpired,
     StorageError,
     StoreClosed,
@@ -27,6 +29,7 @@ from ._errors import (
 from ._filestorage import FileStorage
 from ._filesystem import FileSystem, OsFileSystem
 from ._index import Version
+from ._recovery import CutTail
 from ._storage import MemoryStorage, Storage
 from ._store import KvStore, open, open_memory
 from ._transaction import Transaction
@@ -34,6 +37,7 @@ from ._transaction import Transaction
 __all__ = [
     "Clock",
     "CorruptStore",
+    "CutTail",
     "FileStorage",
     "FileSystem",
     "InvalidArgument",
@@ -41,7 +45,9 @@ __all__ = [
     "KvStore",
     "LimitExceeded",
     "MemoryStorage",
+    "NotAStore",
     "OsFileSystem",
+    "RecoveryWarning",
     "SnapshotExpired",
     "Storage",
     "StorageError",

@@ -51,6 +51,14 @@ class CorruptStore(KvError):
         return (CorruptStore, (str(self), self.offset))
 
 
+class NotAStore(KvError):
+    """The file is not empty but holds no transaction of a store; it was left untouched."""
+
+
+class RecoveryWarning(UserWarning):
+    """Opening cut off damaged bytes at the end of the log, after copying them aside."""
+
+
 class LimitExceeded(KvError):
     """A key, value or timestamp does not fit the log format."""
 

@@ -2,8 +2,9 @@
 
 Appends go to a file opened with O_APPEND and become durable with fsync. A merge
 writes `PATH.merged` from scratch, fsyncs it, renames it over the log and fsyncs the
-directory (defects 3 and 8 of the original). Every file operation goes through the
-injectable `FileSystem`.
+directory (defects 3 and 8 of the original). A damaged tail that opening is about to
+cut is first kept aside the same way, in `PATH.cut-at-OFFSET-DIGEST`. Every file
+operation goes through the injectable `FileSystem`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterable
 from ._errors import InvalidArgument, StorageError
 from ._filesystem import FileSystem, OsFileSystem
 from ._lock import LogLock
+from ._storage import aside_name
 
 _WRITE_BUFFER = 1 << 20
 
@@ -130,6 +132,26 @@ class FileStorage:
             )
         with contextlib.suppress(Exception):
             self.close()
+    def keep_aside(self, offset: int, data: bytes) -> str:
+        """Write the copy to a temporary name, fsync it, rename it and fsync the
+        directory: once this returns, the copy survives a crash, whole."""
+        self._open_handle()
+        file_system = self._file_system
+        kept = aside_name(self._path, offset, data)
+        temporary = kept + ".tmp"
+        handle = file_system.create(temporary)
+        try:
+            file_system.write(handle, data)
+            file_system.fsync(handle)
+        except BaseException:
+            file_system.close(handle)
+            with contextlib.suppress(OSError):
+                file_system.unlink(temporary)
+            raise
+        file_system.close(handle)
+        file_system.rename(temporary, kept)
+        file_system.fsync_directory(os.path.dirname(self._path))
+        return kept
 
     def close(self) -> None:
         handle, self._handle = self._handle, None

@@ -7,8 +7,10 @@ it is a torn tail that the caller cuts off; this is asked first because a value 
 appended may itself hold a whole store file, valid transactions and all, and a crash in
 the middle of writing it must not make the store refuse to open. Otherwise, if a valid
 transaction starts anywhere after `end`, the log is corrupt: something damaged data
-that was once good, and nothing may be thrown away. Otherwise the rest is a torn tail
-too. See docs/semantics.md, "The log" and "Recovery (opening)".
+that was once good, and nothing may be thrown away. Otherwise, if no valid transaction
+was read at all, the file is not a store, and is refused as it is. Otherwise the rest is
+a damaged tail: the caller copies it aside before cutting it off. See
+docs/semantics.md, "The log" and "Recovery (opening)".
 
 The log is read in chunks, so only the transaction being parsed (and, after damage,
 the tail) is held in memory. Every search here is linear in the bytes it looks at, so
@@ -21,9 +23,12 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Callable
+from typing import Literal, NamedTuple
+
+import attrs
 
 from ._crc import any_match
-from ._errors import CorruptStore
+from ._errors import CorruptStore, NotAStore
 from ._format import (
     COMMIT,
     COMMIT_LENGTH,
@@ -197,13 +202,40 @@ def _read_to_end(read: Read, offset: int, size: int) -> bytes:
     return b"".join(parts)
 
 
-def scan(read: Read, size: int, on_transaction: OnTransaction) -> int:
-    """Report every valid transaction of a log of `size` bytes; return `end`.
+@attrs.frozen
+class CutTail:
+    """What opening cut off the end of the log (`KvStore.recovery`; None if nothing).
 
-    Returns the length of the valid log: `size` if it is clean, less if it has a torn
-    tail that the caller must cut off before appending. Raises CorruptStore, without
-    writing anything, if a valid transaction follows damaged data (and the rest is not
-    an unfinished append).
+    `reason` is "unfinished append" (a crash during a commit's append left the start of
+    a transaction: the expected outcome of a crash, cut silently, `copy` is None) or
+    "damaged" (bytes that are not provably an unfinished append, damage in the last
+    transaction perhaps: they were first copied, durably, to the file `copy`, and a
+    RecoveryWarning said so). `offset` is where the cut was made, `length` how many
+    bytes it removed.
+    """
+
+    offset: int
+    length: int
+    reason: Literal["unfinished append", "damaged"]
+    copy: str | None
+
+
+class Scanned(NamedTuple):
+    """Where the valid log ends, and whether the bytes after it (if any) are damaged:
+    not provably an unfinished append, so they must be kept before they are cut."""
+
+    end: int
+    damaged: bool
+
+
+def scan(read: Read, size: int, on_transaction: OnTransaction, name: str) -> Scanned:
+    """Report every valid transaction of the log `name` of `size` bytes; say where it ends.
+
+    `end` is the length of the valid log: `size` if it is clean, less if it has a torn
+    tail that the caller must cut off before appending (after copying it aside if it is
+    `damaged`). Raises, without writing anything, CorruptStore if a valid transaction
+    follows damaged data, and NotAStore if no valid transaction starts the bytes (and
+    the rest is not an unfinished append in either case).
     """
     data = b""
     base = 0  # log offset of data[0]
@@ -231,10 +263,10 @@ def scan(read: Read, size: int, on_transaction: OnTransaction) -> int:
         )
         pos = base + commit + COMMIT_LENGTH
     if pos >= size:
-        return size
+        return Scanned(size, damaged=False)
     tail = data[pos - base :] + _read_to_end(read, base + len(data), size)
     if _unfinished_append(tail):
-        return pos
+        return Scanned(pos, damaged=False)
     if _valid_transaction_after(tail):
         raise CorruptStore(
             f"the log is damaged at offset {pos} and valid transactions follow the damage, "
@@ -242,4 +274,11 @@ def scan(read: Read, size: int, on_transaction: OnTransaction) -> int:
             f"from a backup, or keep its first {pos} bytes to recover what precedes the damage",
             pos,
         )
-    return pos
+    if pos == 0:
+        raise NotAStore(
+            f"{name!r} is not an AssemblageKV store: it is not empty, and no transaction of "
+            "a store can be read at its start (it may be another kind of file, or a store "
+            "whose first transaction is damaged); nothing was changed: open another path, "
+            "or move the file away (or delete it) if it is not needed"
+        )
+    return Scanned(pos, damaged=True)

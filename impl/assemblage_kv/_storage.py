@@ -1,14 +1,25 @@
 """Where a log lives: the `Storage` protocol, and `MemoryStorage`.
 
-The store needs only these operations on its log, so a storage is easy to write and to
-fake. A storage reports I/O failures as OSError (or StorageError); the store turns
-them into StorageError.
+The store needs only these operations on its log (and one to keep a damaged tail aside
+before opening cuts it), so a storage is easy to write and to fake. A storage reports
+I/O failures as OSError (or StorageError); the store turns them into StorageError.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
+
+
+def aside_name(name: str, offset: int, data: bytes) -> str:
+    """The name of a copy of the bytes `data` cut from the log `name` at `offset`.
+
+    It says the offset, and a digest of the bytes, so that copying the same tail again
+    (after a crash during recovery) replaces it with itself, and another tail cut at the
+    same offset later never replaces it.
+    """
+    return f"{name}.cut-at-{offset}-{hashlib.sha256(data).hexdigest()[:16]}"
 
 
 @runtime_checkable
@@ -47,6 +58,14 @@ class Storage(Protocol):
         """
         ...
 
+    def keep_aside(self, offset: int, data: bytes) -> str:
+        """Durably keep `data`, the bytes about to be cut from the log at `offset`, apart
+        from the log (a file next to it, named by `aside_name`); return where.
+
+        Opening calls this before it cuts damaged bytes, and cuts only once it returned.
+        """
+        ...
+
     def close(self) -> None:
         """Release the log (a file storage then refuses further calls)."""
         ...
@@ -62,6 +81,8 @@ class MemoryStorage:
     def __init__(self, data: bytes = b"", *, name: str = "memory") -> None:
         self._data = bytearray(data)
         self._name = name
+        self.kept: dict[str, bytes] = {}
+        """What `keep_aside` kept, by name."""
 
     @property
     def name(self) -> str:
@@ -87,6 +108,11 @@ class MemoryStorage:
         for chunk in chunks:
             replacement.extend(chunk)
         self._data = replacement
+
+    def keep_aside(self, offset: int, data: bytes) -> str:
+        name = aside_name(self._name, offset, data)
+        self.kept[name] = bytes(data)
+        return name
 
     def close(self) -> None:
         """Nothing to release; the bytes stay for the next opener."""

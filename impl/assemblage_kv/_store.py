@@ -19,6 +19,7 @@ import contextlib
 import itertools
 import os
 import threading
+import warnings
 import weakref
 import zlib
 from bisect import bisect_left
@@ -32,6 +33,7 @@ from ._errors import (
     CorruptStore,
     InvalidArgument,
     LimitExceeded,
+    RecoveryWarning,
     SnapshotExpired,
     StorageError,
     StoreClosed,
@@ -41,7 +43,7 @@ from ._errors import (
 from ._filestorage import FileStorage
 from ._format import COMMIT_LENGTH, MAX_TIMESTAMP, encode_commit, encode_entry
 from ._index import Index, Version, visible
-from ._recovery import scan
+from ._recovery import CutTail, scan
 from ._storage import MemoryStorage, Storage
 from ._transaction import Key, Snapshot, Transaction
 
@@ -67,6 +69,27 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_disown_after_fork)
 
 
+def _cut(storage: Storage, end: int, size: int, *, damaged: bool) -> CutTail | None:
+    """Cut the log back to its valid `end`, durably; a damaged tail is kept aside first."""
+    if end == size:
+        return None
+    copy = storage.keep_aside(end, storage.read(end, size - end)) if damaged else None
+    storage.truncate(end)
+    storage.sync()
+    if copy is None:
+        return CutTail(end, size - end, "unfinished append", None)
+    warnings.warn(
+        RecoveryWarning(
+            f"opening {storage.name!r} cut off {size - end} bytes at offset {end}: they "
+            "are neither whole transactions nor an interrupted write (damage in the last "
+            f"transaction?); they were first copied to {copy!r}, and the store holds the "
+            "transactions before them: keep the copy if those bytes may matter, or delete it"
+        ),
+        stacklevel=3,
+    )
+    return CutTail(end, size - end, "damaged", copy)
+
+
 def _describe(key: bytes) -> str:
     text = repr(decode(key, -1))
     return text if len(text) <= 80 else text[:77] + "..."
@@ -89,14 +112,18 @@ class KvStore:
         self._failure: str | None = None
         self._serials = itertools.count(1)
         _live_stores.add(self)
+        self._recovery: CutTail | None = None
 
     @classmethod
     def open(cls, storage: Storage, *, clock: Clock | None = None) -> KvStore:
         """Open the store in `storage`, recovering its log; the store owns `storage` now.
 
-        A torn tail (an interrupted commit) is cut off and the cut made durable. If a
-        valid transaction follows damaged data, CorruptStore is raised and nothing is
-        written. On any error the storage is closed.
+        A torn tail (an interrupted commit) is cut off and the cut made durable; a tail
+        that is not provably an interrupted commit is first copied aside (a
+        RecoveryWarning says where; so does `recovery`). If a valid transaction follows
+        damaged data, CorruptStore is raised; if the storage is not empty and holds no
+        transaction, NotAStore; either way nothing is written. On any error the storage
+        is closed.
         """
         if not isinstance(storage, Storage):
             raise InvalidArgument(f"storage must implement the Storage protocol, not {storage!r}")
@@ -113,17 +140,23 @@ class KvStore:
             if clock is not None and not callable(clock):
                 raise InvalidArgument(f"clock must be a function returning ms, not {clock!r}")
             size = storage.size()
-            end = scan(storage.read, size, publish)
-            if end < size:
-                storage.truncate(end)
-                storage.sync()
+            end, damaged = scan(storage.read, size, publish, storage.name)
+            recovery = _cut(storage, end, size, damaged=damaged)
         except OSError as error:
             _close_quietly(storage)
             raise StorageError(f"cannot open {storage.name!r}: {error}") from error
         except BaseException:
             _close_quietly(storage)
             raise
-        return cls(storage, index, wall_clock if clock is None else clock)
+        store = cls(storage, index, wall_clock if clock is None else clock)
+        store._recovery = recovery
+        return store
+
+    @property
+    def recovery(self) -> CutTail | None:
+        """What opening cut off the end of the log, and where a copy of it is; None if
+        the log was clean (docs/semantics.md, "Recovery")."""
+        return self._recovery
 
     @property
     def name(self) -> str:

@@ -77,6 +77,8 @@ class ModelStore:
         self.log = log
         self.generation = 0
         self.closed = False
+        self.kept_aside: bytes | None = None
+        """The tail that opening must have copied aside before cutting it, if any."""
 
     @classmethod
     def from_bytes(cls, data: bytes, clock: Callable[[], int]) -> ModelStore:
@@ -84,7 +86,12 @@ class ModelStore:
         recovered = spec.recover(data)
         if recovered.status == "corrupt":
             raise ModelError("CorruptStore")
-        return cls(clock, recovered.log)
+        if recovered.status == "not a store":
+            raise ModelError("NotAStore")
+        store = cls(clock, recovered.log)
+        if recovered.keep_aside:
+            store.kept_aside = data[recovered.valid_length :]
+        return store
 
     def encoded(self) -> bytes:
         return spec.encode_log(self.log)

@@ -4,11 +4,14 @@ Every driver of the oracle (state machines, traces, fuzzers) goes through `SideB
 a call is made on both, and the two outcomes must be equal: the same error (by class
 name) or the same answer (values by their MessagePack encoding, versions by their
 public fields, key lists as sets of encodings). After every step the real log's bytes
-must be exactly the spec's encoding of the model's log.
+must be exactly the spec's encoding of the model's log. Opening must cut what the spec
+cuts, and keep aside (`KvStore.recovery`) exactly the tail the spec keeps aside.
 """
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -75,8 +78,16 @@ class SideBySide:
         self.clock = clock or Clock()
         self.open_storage = open_storage
         self.storage = open_storage()
-        self.model = ModelStore.from_bytes(self.storage.read(0, self.storage.size()), self.clock)
-        self.real = kv.KvStore.open(self.storage, clock=self.clock)
+        data = self.storage.read(0, self.storage.size())
+        self.model = ModelStore.from_bytes(data, self.clock)
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always", kv.RecoveryWarning)
+            self.real = kv.KvStore.open(self.storage, clock=self.clock)
+        try:
+            self.check_recovery(data, [w.message for w in warned])
+        except Divergence:
+            self.real.close()
+            raise
 
     def begin(self) -> TxPair:
         real, model = outcome(self.real.current), outcome(self.model.current)
@@ -117,6 +128,32 @@ class SideBySide:
         self.storage = self.open_storage()
         self.real = kv.KvStore.open(self.storage, clock=self.clock)
         self.model = ModelStore.from_bytes(self.model.encoded(), self.clock)
+
+    def check_recovery(self, data: bytes, warned: list[Warning | str]) -> None:
+        """What opening `data` cut, and kept aside, is what the spec says (the copy's
+        bytes too, for a MemoryStorage; a file's copy is for its caller to read), and
+        it warned (`warned`) exactly when it kept something aside."""
+        valid = len(self.model.encoded())
+        kept = self.model.kept_aside
+        want = None
+        if valid < len(data):
+            reason = "unfinished append" if kept is None else "damaged"
+            want = (valid, len(data) - valid, reason)
+        got = self.real.recovery
+        if (None if got is None else (got.offset, got.length, got.reason)) != want:
+            raise Divergence(f"opening reported the cut {got!r}; the spec cuts {want!r}")
+        if (got is None or got.copy is None) != (kept is None):
+            raise Divergence(f"opening reported the cut {got!r}; the spec keeps {kept!r}")
+        copy = None if got is None else got.copy
+        said = [str(w) for w in warned if isinstance(w, kv.RecoveryWarning)]
+        if len(said) != (copy is not None) or any(str(copy) not in text for text in said):
+            raise Divergence(f"opening warned {said!r}; it kept aside {copy!r}")
+        if got is not None and got.copy is not None:
+            named = f"{os.path.basename(self.storage.name)}.cut-at-{got.offset}-"
+            if not os.path.basename(got.copy).startswith(named):
+                raise Divergence(f"the copy {got.copy!r} is not named by the log and offset")
+            if isinstance(self.storage, kv.MemoryStorage) and self.storage.kept[got.copy] != kept:
+                raise Divergence(f"the copy {got.copy!r} does not hold the cut bytes")
 
     def expect(self, method: str, args: tuple[Any, ...], real: Outcome, model: Outcome) -> None:
         if real[0] != model[0]:

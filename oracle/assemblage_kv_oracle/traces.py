@@ -18,6 +18,7 @@ import json
 import shutil
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,8 @@ CHECKPOINTED = frozenset({"commit", "merge", "reopen"})
 
 ERRORS = (
     "TransactionConflict", "SnapshotExpired", "TransactionClosed", "StoreClosed",
-    "StoreLocked", "CorruptStore", "LimitExceeded", "InvalidArgument", "StorageError",
+    "StoreLocked", "CorruptStore", "NotAStore", "LimitExceeded", "InvalidArgument",
+    "StorageError",
 )  # fmt: skip
 """Every error the store raises on purpose; traces use all but StorageError (docs)."""
 
@@ -72,10 +74,12 @@ class Step(TypedDict):
 
 
 class Opening(TypedDict):
-    """How opening the starting bytes ends: the log after it, or an error."""
+    """How opening the starting bytes ends: the log after it, or an error; and the bytes
+    it cut off and kept aside (a copy next to the log), if any."""
 
     log: NotRequired[str]
     error: NotRequired[str]
+    kept_aside: NotRequired[str]
 
 
 class Trace(TypedDict):
@@ -177,6 +181,7 @@ class _Backend(Protocol):
     def open(self, clock: _Clock) -> Any: ...
     def open_second(self, clock: _Clock) -> None: ...
     def log(self) -> bytes: ...
+    def kept_aside(self, store: Any) -> bytes | None: ...
     def release(self) -> None: ...
 
 
@@ -204,6 +209,9 @@ class _ModelBackend:
     def log(self) -> bytes:
         return self.data if self.store is None else self.store.encoded()
 
+    def kept_aside(self, store: ModelStore) -> bytes | None:
+        return store.kept_aside
+
     def release(self) -> None:
         pass
 
@@ -220,6 +228,10 @@ class _MemoryBackend:
 
     def log(self) -> bytes:
         return self.storage.read(0, self.storage.size())
+
+    def kept_aside(self, store: kv.KvStore) -> bytes | None:
+        cut = store.recovery
+        return None if cut is None or cut.copy is None else self.storage.kept.get(cut.copy)
 
     def release(self) -> None:
         pass
@@ -239,6 +251,13 @@ class _FileBackend:
 
     def log(self) -> bytes:
         return self.path.read_bytes()
+
+    def kept_aside(self, store: kv.KvStore) -> bytes | None:
+        cut = store.recovery
+        if cut is None or cut.copy is None:
+            return None
+        copy = Path(cut.copy)
+        return copy.read_bytes() if copy.parent == self.path.resolve().parent else None
 
     def release(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -282,7 +301,9 @@ class _Run:
         self.listed: dict[int, list[Any]] = {}  # versions step -> the versions it returned
 
     def open(self) -> str | None:
-        error, self.store = _outcome(lambda: self.backend.open(self.clock))
+        with warnings.catch_warnings():  # what was kept aside is compared instead
+            warnings.simplefilter("ignore", kv.RecoveryWarning)
+            error, self.store = _outcome(lambda: self.backend.open(self.clock))
         return error
 
     def tx(self, step: Step) -> Any:
@@ -445,6 +466,9 @@ def record(
         trace["open"] = {"error": error}
         return trace
     trace["open"] = {"log": run.backend.log().hex()}
+    kept = run.backend.kept_aside(run.store)
+    if kept is not None:
+        trace["open"]["kept_aside"] = kept.hex()
     steps = trace["steps"]
     steps_of_ops: dict[int, int] = {}
     for position, op in enumerate(ops):
@@ -557,6 +581,11 @@ def replay(
         differ = _bytes_differ(trace["open"].get("log", trace["log"]), backend.log())
         if differ:
             return mismatch(None, differ)
+        if error is None:
+            kept, want_kept = backend.kept_aside(run.store), trace["open"].get("kept_aside")
+            got_kept = None if kept is None else kept.hex()
+            if got_kept != want_kept:
+                return mismatch(None, f"expected kept aside {want_kept}, got {got_kept}")
         for n, step in enumerate(trace["steps"]):
             call = _describe(step)
             try:

@@ -6,7 +6,9 @@ stored CRC is the CRC-32 of all its bytes before the CRC field. Reading valid
 transactions from offset 0 stops at `end`: if that is all the data, it is clean; if the
 rest is an unfinished append (a writer's one transaction, cut short), it is a torn tail,
 whatever the values being written hold; else a valid transaction starting anywhere after
-`end` means damage (corrupt); anything else is a torn tail.
+`end` means damage (corrupt); else, if no valid transaction was read at all, the bytes
+are not a store; anything else is a torn tail that is kept aside: its bytes are not
+provably an unfinished append, so they are copied out before they are cut.
 """
 
 import zlib
@@ -22,9 +24,15 @@ from .records import MAX_STORED_KEY, MAX_VALUE, Commit, Log, Remove
 
 @frozen
 class Recovery:
-    status: Literal["clean", "torn", "corrupt"]
+    """How bytes open. "torn": `log` is the store, and the rest, `data[valid_length:]`, is
+    cut off; with `keep_aside` that rest is not an unfinished append, so it must first be
+    copied out, durably. "corrupt" and "not a store": the bytes must be left as they are.
+    """
+
+    status: Literal["clean", "torn", "corrupt", "not a store"]
     log: Log  # the valid prefix (for "corrupt": what comes before the damage)
     valid_length: int  # its length in bytes: where to truncate a torn tail, where damage starts
+    keep_aside: bool = False  # a torn tail that is not an unfinished append
 
 
 @frozen
@@ -166,14 +174,18 @@ def _valid_transaction_after(data: bytes, end: int) -> bool:
 def recover(data: bytes) -> Recovery:
     """Clean if valid transactions reach the end of the data; else torn if the rest is an
     unfinished append; else corrupt if a valid transaction starts after where they stop;
-    else a torn tail.
+    else not a store if none was read; else a torn tail to keep aside.
 
-    The valid prefix is whole transactions, and alone it recovers clean, to the same log:
+    The valid prefix is whole transactions, and alone it recovers clean, to the same log;
+    only a torn tail that is not an unfinished append is kept aside; bytes that are not a
+    store hold no valid transaction:
 
     post: 0 <= __return__.valid_length <= len(data)
     post: (__return__.status == "clean") == (__return__.valid_length == len(data))
     post: __return__.log == () or isinstance(__return__.log[-1], Commit)
     post: recover(data[:(end := __return__.valid_length)]) == Recovery("clean", __return__.log, end)
+    post: not __return__.keep_aside or __return__.status == "torn"
+    post: __return__.status != "not a store" or __return__.valid_length == 0 < len(data)
     """
     valid = tuple(_valid_transactions(data))
     log = tuple(record for transaction in valid for record in transaction.records)
@@ -184,4 +196,6 @@ def recover(data: bytes) -> Recovery:
         return Recovery("torn", log, end)
     if _valid_transaction_after(data, end):
         return Recovery("corrupt", log, end)
-    return Recovery("torn", log, end)
+    if end == 0:
+        return Recovery("not a store", log, end)
+    return Recovery("torn", log, end, keep_aside=True)

@@ -42,6 +42,8 @@ class Totals:
     points: int = 0
     states: int = 0
     recoveries: int = 0
+    kept_aside: int = 0
+    not_a_store: int = 0
     seconds: float = 0.0
     by_model: dict[str, int] = field(default_factory=dict)
     divergence: CrashDivergence | None = None
@@ -177,6 +179,8 @@ def campaign(
             totals.points += report.points
             totals.states = base + report.states_checked
             totals.recoveries += report.recoveries
+            totals.kept_aside += report.kept_aside
+            totals.not_a_store += report.not_a_store
             totals.by_model[model.name] = totals.by_model.get(model.name, 0) + report.states_checked
             if report.divergences:
                 totals.divergence = report.divergences[0]
@@ -241,6 +245,8 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stderr) -> int:
         f"checked {totals.states:,} crash states at {totals.points:,} crash points of "
         f"{totals.workloads} workloads ({totals.recoveries:,} recoveries) in "
         f"{totals.seconds:.1f} s: {totals.states_per_second:,.0f} crash states/s\n"
+        f"  recoveries that kept a damaged tail aside: {totals.kept_aside:,}; "
+        f"disks refused as not a store: {totals.not_a_store:,}\n"
         f"  by model: {per_model or 'none'}",
         file=out,
     )

@@ -9,9 +9,13 @@ left with the real store on a fresh simulated disk and checks:
 1. every commit acknowledged before the crash is there;
 2. the recovered log is the spec's log before or after the step that was running, the
    store's file holds exactly the spec's recovery of the crashed bytes, the store
-   answers as the spec does, and it raises CorruptStore exactly when the spec says so;
+   answers as the spec does, and it raises CorruptStore (NotAStore) exactly when the
+   spec says corrupt (not a store), leaving every file as it was;
 3. a new commit is accepted, and no crash the model allows after it loses it;
-4. a second crash at every call of that recovery also recovers to the same log.
+4. a second crash at every call of that recovery also recovers to the same log;
+5. a tail the spec keeps aside is, once cut, in the copy the store names, byte for
+   byte: after the recovery, after any crash after it, and after any crash during it
+   that left the log cut.
 
 Recovering the same disk twice gives the same answer, so each distinct disk is
 recovered once (per recovery depth) and judged at every point that can leave it.
@@ -204,6 +208,8 @@ class Report:
     exhaustive_points: int = 0
     states_checked: int = 0
     recoveries: int = 0
+    kept_aside: int = 0  # recoveries that kept a damaged tail aside
+    not_a_store: int = 0  # crashed disks refused as not a store
     seconds: float = 0.0
     divergences: list[CrashDivergence] = field(default_factory=list)
 
@@ -232,6 +238,34 @@ class _Verdict:
 
 def _key(image: Image) -> tuple[tuple[str, bytes], ...]:
     return tuple(sorted(image.items()))
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """The tail a recovery kept aside (the spec's), and the copy the store named."""
+
+    copy: str = ""
+    tail: bytes = b""
+
+    @classmethod
+    def of(cls, pair: SideBySide, data: bytes) -> _Kept:
+        """What the opening in `pair` kept aside (SideBySide checked it against the spec)."""
+        cut = pair.real.recovery
+        if cut is None or cut.copy is None:
+            return cls()
+        return cls(cut.copy, data[cut.offset :])
+
+    def check(self, files: Image, when: str) -> list[_Problem]:
+        """The copy holds exactly the cut bytes in `files`, if anything was kept aside."""
+        if not self.copy or files.get(self.copy) == self.tail:
+            return []
+        held = files.get(self.copy)
+        said = "is missing" if held is None else f"holds {len(held)} bytes ({held[:32].hex()})"
+        message = (
+            f"{when}, the copy {self.copy} of the {len(self.tail)} bytes cut from the log "
+            f"({self.tail[:32].hex()}) {said}"
+        )
+        return [_Problem("cut-bytes-lost", message)]
 
 
 class _Checker:
@@ -338,45 +372,57 @@ class _Checker:
         file_system = SimulatedFileSystem(image)
         opener = self.seams.opener(file_system)
         if expected.status == "corrupt":
-            return _Verdict(None, tuple(self._refuses(opener, file_system, data)))
+            # No value being a store file, a crash should never leave one.
+            problem = _Problem("corrupt", "the crash left a log that the spec calls corrupt")
+            refused = self._refuses(opener, file_system, image, kv.CorruptStore)
+            return _Verdict(None, (problem, *refused))
+        if expected.status == "not a store":
+            # A crash during a new store's first commit may leave only garbage: it is
+            # refused, and no commit was acknowledged (the promises are judged on b"").
+            self.report.not_a_store += 1
+            return _Verdict(b"", tuple(self._refuses(opener, file_system, image, kv.NotAStore)))
         try:
             pair = SideBySide(opener, Clock(AFTER_CRASH))
-        except kv.KvError as error:
+        except (kv.KvError, Divergence) as error:
             message = f"open raised {error!r}; the spec recovers it ({expected.status})"
             return _Verdict(None, (_Problem("recovery-disagrees", message),))
         opened = len(file_system.history)
         log = spec.encode_log(expected.log)
+        kept = _Kept.of(pair, data)
+        self.report.kept_aside += bool(kept.copy)
         problems = []
         try:
             problems += self._opened(pair, file_system, log)
-            problems += self._new_commit(pair, file_system, depth)
+            problems += kept.check(file_system.files(), "after opening")
+            problems += self._new_commit(pair, file_system, depth, kept)
         finally:
             pair.real.close()
         if depth == 1:
             recording = file_system.recording()
             recording = Recording(recording.initial, recording.contents,
                                   recording.history[:opened])  # fmt: skip
-            problems += self._second_crash(recording, image, log)
+            problems += self._second_crash(recording, image, log, kept)
         return _Verdict(log, tuple(problems))
 
     def _refuses(
-        self, opener: Callable[[], kv.Storage], file_system: SimulatedFileSystem, data: bytes
+        self,
+        opener: Callable[[], kv.Storage],
+        file_system: SimulatedFileSystem,
+        image: Image,
+        error: type[kv.KvError],
     ) -> list[_Problem]:
-        """A disk the spec calls corrupt: the store must refuse it and leave it alone,
-        and (no value being a store file) a crash should never leave one."""
-        problems = [_Problem("corrupt", "the crash left a log that the spec calls corrupt")]
+        """A disk the spec refuses: the store must raise `error` and leave every file
+        exactly as it was (no cut, no copy)."""
         try:
             opener_store = kv.KvStore.open(opener(), clock=Clock(AFTER_CRASH))
-        except kv.CorruptStore:
-            if file_system.files().get(PATH, b"") != data:
-                problems.append(_Problem("recovery-disagrees", "refused, but changed the file"))
-            return problems
-        except kv.KvError as error:
-            problems.append(_Problem("recovery-disagrees", f"open raised {error!r}"))
-            return problems
+        except error:
+            if file_system.files() != dict(image):
+                return [_Problem("recovery-disagrees", "refused, but changed the disk")]
+            return []
+        except kv.KvError as other:
+            return [_Problem("recovery-disagrees", f"open raised {other!r}, not {error.__name__}")]
         opener_store.close()
-        problems.append(_Problem("recovery-disagrees", "opened a log the spec calls corrupt"))
-        return problems
+        return [_Problem("recovery-disagrees", f"opened a log the spec refuses ({error.__name__})")]
 
     def _opened(
         self, pair: SideBySide, file_system: SimulatedFileSystem, log: bytes
@@ -394,7 +440,7 @@ class _Checker:
         return []
 
     def _new_commit(
-        self, pair: SideBySide, file_system: SimulatedFileSystem, depth: int
+        self, pair: SideBySide, file_system: SimulatedFileSystem, depth: int, kept: _Kept
     ) -> list[_Problem]:
         """Promise 3: a commit is accepted, and every crash after it keeps it."""
         try:
@@ -416,16 +462,22 @@ class _Checker:
             seed=self.seed,
         )
         for state in after.states:
-            kept = spec.recover(state.image.get(PATH, b""))
-            if spec.encode_log(kept.log) != wanted:
+            recovered = spec.recover(state.image.get(PATH, b""))
+            if spec.encode_log(recovered.log) != wanted:
                 message = "a crash right after the commit after recovery loses it: " + "; ".join(
                     state.choices
                 )
                 return [_Problem("new-commit-not-durable", message)]
+            lost = kept.check(state.image, "after a crash after the commit after recovery")
+            if lost:
+                return lost
         return []
 
-    def _second_crash(self, recording: Recording, image: Image, log: bytes) -> list[_Problem]:
-        """Promise 4: a crash during the recovery recovers to the same log."""
+    def _second_crash(
+        self, recording: Recording, image: Image, log: bytes, kept: _Kept
+    ) -> list[_Problem]:
+        """Promise 4: a crash during the recovery recovers to the same log; and
+        promise 5: if it left the log cut, the copy is whole."""
         problems = []
         points = [n + 1 for n, op in enumerate(recording.history) if op.mutates]
         for point in points:
@@ -440,6 +492,12 @@ class _Checker:
                 if _key(state.image) == _key(image):
                     continue
                 self.report.states_checked += 1
+                if state.image.get(PATH) != image.get(PATH):
+                    said = "after a second crash during recovery that left the log cut"
+                    problems += [
+                        _Problem(problem.kind, problem.message, state)
+                        for problem in kept.check(state.image, said)
+                    ]
                 verdict = self.recover(state.image, depth=2)
                 for problem in verdict.problems:
                     message = f"after a second crash during recovery: {problem.message}"

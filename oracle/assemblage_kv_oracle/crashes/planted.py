@@ -11,6 +11,8 @@ from collections.abc import Iterable
 
 import assemblage_kv as kv
 from assemblage_kv._filesystem import FileSystem
+from assemblage_kv._recovery import scan
+from assemblage_kv._storage import aside_name
 from assemblage_kv_oracle.crashes.run import REAL, Seams
 
 
@@ -103,6 +105,9 @@ class _PassStorage:
     def replace(self, chunks: Iterable[bytes]) -> None:
         self.inner.replace(chunks)
 
+    def keep_aside(self, offset: int, data: bytes) -> str:
+        return self.inner.keep_aside(offset, data)
+
     def close(self) -> None:
         self.inner.close()
 
@@ -151,6 +156,48 @@ class _NoSyncOnCommit(_PassStorage):
         self.appended = False
 
 
+class _CutWithoutCopy(_PassStorage):
+    """Cuts a damaged tail without keeping it aside: the bytes are gone (issue 9)."""
+
+    def keep_aside(self, offset: int, data: bytes) -> str:
+        return aside_name(self.inner.name, offset, data)
+
+
+class _EmptiesWhatIsNotAStore(_PassStorage):
+    """The store before issue 9: bytes that are not a store were cut to nothing at open."""
+
+    def size(self) -> int:
+        size = self.inner.size()
+        try:
+            scan(self.inner.read, size, lambda *_: None, self.inner.name)
+        except kv.NotAStore:
+            self.inner.truncate(0)
+            self.inner.sync()
+            return 0
+        except kv.CorruptStore:
+            pass
+        return size
+
+
+class _CopyWithoutFsync(_PassFileSystem):
+    """Keeps a damaged tail aside without fsyncing the copy before the rename: a crash
+    after the log's cut can leave the copy empty (only a second crash shows)."""
+
+    def __init__(self, inner: FileSystem) -> None:
+        super().__init__(inner)
+        self.copies: set[int] = set()
+
+    def create(self, path: str) -> int:
+        handle = super().create(path)
+        if ".cut-at-" in path:
+            self.copies.add(handle)
+        return handle
+
+    def fsync(self, handle: int) -> None:
+        if handle not in self.copies:
+            super().fsync(handle)
+
+
 PLANTED = {
     seams.name: seams
     for seams in [
@@ -159,6 +206,9 @@ PLANTED = {
         Seams("no-fsync-on-commit", storage=_NoSyncOnCommit),
         Seams("no-directory-fsync-at-open", file_system=_NoDirectoryFsyncAtOpen),
         Seams("rewrite-log-at-open", storage=_RewriteAtOpen),
+        Seams("cut-without-copy", storage=_CutWithoutCopy),
+        Seams("empty-what-is-not-a-store", storage=_EmptiesWhatIsNotAStore),
+        Seams("copy-without-fsync", file_system=_CopyWithoutFsync),
     ]
 }
 
