@@ -132,6 +132,7 @@ class FileStorage:
             )
         with contextlib.suppress(Exception):
             self.close()
+
     def keep_aside(self, offset: int, data: bytes) -> str:
         """Write the copy to a temporary name, fsync it, rename it and fsync the
         directory: once this returns, the copy survives a crash, whole."""
