@@ -1,12 +1,11 @@
 """Tests of the spec (assemblage_kv_spec) alone: codec, recovery, reads, commit, merge.
 
-The original's files in /work/shared/vectors/original-0.1.0 are read as their JSON says,
+The original's files in tests/vectors/original-0.1.0 are read as their JSON says,
 except where docs/semantics.md decides otherwise (s11 cut back, s12 corrupt, s14 kept).
 """
 
 import json
 import zlib
-from pathlib import Path
 from typing import Any, Literal
 
 import msgpack
@@ -51,8 +50,9 @@ from assemblage_kv_spec import (
 )
 from assemblage_kv_spec.codec import encode_transaction
 
+from vectors import VECTORS
+
 Status = Literal["clean", "torn", "corrupt"]
-VECTORS = Path("/work/shared/vectors/original-0.1.0")
 
 # --- strategies -----------------------------------------------------------------------
 
