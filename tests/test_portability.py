@@ -1,7 +1,9 @@
 """The store where the platform or msgpack differs from this machine's.
 
-Windows and some Pyodide builds lack `os.pread` or `fcntl`. Such a platform is imitated
-in a fresh interpreter that runs the storage and API tests there.
+Windows and some Pyodide builds lack `os.pread` or `fcntl`; Pyodide has only the
+pure-Python msgpack. Each such platform is imitated in a fresh interpreter that runs
+tests there: the storage and API tests without `os.pread` and `fcntl`, and the tests of
+deep and cyclic values below (and the API tests) with `MSGPACK_PUREPYTHON=1`.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
 
 import assemblage_kv as kv
+import assemblage_kv_spec as spec
+from assemblage_kv import _codec
 
 ROOT = Path(__file__).parent.parent
 HERE = "tests/test_portability.py"
@@ -134,3 +139,134 @@ def test_concurrent_reads_and_appends_each_read_their_own_bytes(tmp_path: Path) 
         assert file_system.size(handle) == 8 * words
     finally:
         file_system.close(handle)
+
+
+# ---------------------------------------------------------------------------
+# Deep and cyclic values, whichever msgpack is installed
+
+
+PURE_PYTHON_MSGPACK = """
+def check():
+    import msgpack
+    assert msgpack.Packer.__module__ == "msgpack.fallback", msgpack.Packer.__module__
+    print("ran with", msgpack.Packer.__module__)
+"""
+
+
+def test_deep_and_cyclic_values_and_the_api_with_the_pure_python_msgpack() -> None:
+    output = run_tests(
+        PURE_PYTHON_MSGPACK,
+        "tests/test_api.py",
+        f"{HERE}::test_values_and_keys_nested_up_to_the_limit_are_stored",
+        f"{HERE}::test_deeper_values_and_keys_are_refused_as_too_deep",
+        f"{HERE}::test_values_and_keys_that_contain_themselves_are_refused",
+        f"{HERE}::test_the_spec_refuses_exactly_what_the_store_refuses",
+        f"{HERE}::test_stored_bytes_nested_too_deeply_to_decode_are_corrupt",
+        environment={"MSGPACK_PUREPYTHON": "1"},
+    )
+    assert output.rstrip().endswith("ran with msgpack.fallback"), output
+    assert " failed" not in output and " passed" in output, output
+
+
+def nested(depth: int, kind: str) -> Any:
+    """`depth` levels of lists, tuples or dicts (or all three in turn) around 1."""
+    value: Any = 1
+    for level in range(depth):
+        form = kind if kind != "mixed" else ("list", "tuple", "dict")[level % 3]
+        value = {"k": value, "n": level} if form == "dict" else [value, level]
+        value = tuple(value) if form == "tuple" else value
+    return value
+
+
+def self_containing() -> list[Any]:
+    in_a_list: list[Any] = [1]
+    in_a_list.append(in_a_list)
+    in_a_dict: dict[str, Any] = {}
+    in_a_dict["me"] = in_a_dict
+    through_a_tuple: list[Any] = []
+    through_a_tuple.append((1, through_a_tuple))
+    wide: list[Any] = [[] for _ in range(3)]
+    for inner in wide:
+        inner.extend(wide)  # every path loops, through three lists
+    return [in_a_list, in_a_dict, through_a_tuple, wide]
+
+
+KINDS = ["list", "tuple", "dict", "mixed"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_values_and_keys_nested_up_to_the_limit_are_stored(kind: str) -> None:
+    deepest = nested(128, kind)
+    wide = [nested(127, kind), [nested(20, kind)] * 50, {"flat": list(range(500))}]
+    with kv.open_memory() as store:
+        with store.current() as tx:
+            tx.insert(0, "deep", deepest)
+            tx.insert(0, "wide", wide)
+            tx.insert(1, deepest, "a key as deep as may be")
+        tx = store.current()
+        assert msgpack.packb(tx.get(0, "deep")) == msgpack.packb(deepest)
+        assert msgpack.packb(tx.get(0, "wide")) == msgpack.packb(wide)
+        assert tx.get(1, deepest) == "a key as deep as may be"
+
+
+@pytest.mark.parametrize("depth", [129, 130, 600, 1_025, 1_100, 5_000])
+@pytest.mark.parametrize("kind", KINDS)
+def test_deeper_values_and_keys_are_refused_as_too_deep(kind: str, depth: int) -> None:
+    too_deep = nested(depth, kind)
+    with kv.open_memory() as store:
+        tx = store.current()
+        for call in (
+            lambda: tx.insert(0, "k", too_deep),
+            lambda: tx.insert(0, too_deep, 1),
+            lambda: tx.get(0, too_deep),
+            lambda: tx.insert(0, "k", [[0] * 200, too_deep]),  # deep behind a wide one
+        ):
+            with pytest.raises(kv.InvalidArgument, match=r"nested too deeply \(more than 128 "):
+                call()
+        tx.insert(0, "k", "the transaction goes on")
+        tx.commit()
+        assert store.current().keys(0) == ["k"]
+
+
+@pytest.mark.parametrize("which", range(len(self_containing())))
+def test_values_and_keys_that_contain_themselves_are_refused(which: int) -> None:
+    value = self_containing()[which]
+    with kv.open_memory() as store, store.current() as tx:
+        for call in (lambda: tx.insert(0, "k", value), lambda: tx.insert(0, value, 1)):
+            with pytest.raises(kv.InvalidArgument, match="or contains itself"):
+                call()
+
+
+def test_the_spec_refuses_exactly_what_the_store_refuses() -> None:
+    assert spec.MAX_DEPTH == _codec.MAX_DEPTH == 128
+    candidates = [nested(depth, kind) for kind in KINDS for depth in (0, 1, 127, 128, 129, 2_000)]
+    candidates += [*self_containing(), {(1,): 2}, [object()], [nested(128, "dict")] * 3]
+    for value in candidates:
+        try:
+            expected = spec.encode_value(value)
+        except ValueError:
+            with pytest.raises(kv.InvalidArgument):
+                _codec.encode_value(value)
+        else:
+            assert _codec.encode_value(value) == expected
+
+
+def stored(key: bytes, value: bytes) -> tuple[kv.KvStore, int]:
+    """A store whose log holds exactly `key` = `value` (both packed) in slot 0, CRC and
+    all, and the offset of the value: right before the 12-byte commit entry."""
+    log = spec.encode_log((spec.Insert(0, key, value), spec.Commit(1_700_000_000_000)))
+    return kv.KvStore.open(kv.MemoryStorage(log)), len(log) - 12 - len(value)
+
+
+@pytest.mark.parametrize("depth", [1_025, 2_000, 100_000])
+def test_stored_bytes_nested_too_deeply_to_decode_are_corrupt(depth: int) -> None:
+    """Another writer's log may hold values deeper than msgpack decodes (the C one stops
+    after 1,024 levels, the pure-Python one at the recursion limit)."""
+    deep = b"\x91" * depth + b"\xc0"  # [[[...[None]...]]]
+    store, offset = stored(msgpack.packb("k"), deep)
+    with store, pytest.raises(kv.CorruptStore, match="nested too deeply") as raised:
+        store.current().get(0, "k")
+    assert raised.value.offset == offset
+    store, _ = stored(deep[-60_000:], msgpack.packb(1))
+    with store, pytest.raises(kv.CorruptStore, match="nested too deeply"):
+        store.current().keys(0)
