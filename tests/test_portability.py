@@ -157,6 +157,7 @@ def test_deep_and_cyclic_values_and_the_api_with_the_pure_python_msgpack() -> No
     output = run_tests(
         PURE_PYTHON_MSGPACK,
         "tests/test_api.py",
+        "tests/test_spec.py::test_values_nest_at_most_max_depth_levels_and_never_contain_themselves",
         f"{HERE}::test_values_and_keys_nested_up_to_the_limit_are_stored",
         f"{HERE}::test_deeper_values_and_keys_are_refused_as_too_deep",
         f"{HERE}::test_values_and_keys_that_contain_themselves_are_refused",
