@@ -51,10 +51,19 @@ def _pack(obj: object, what: str) -> bytes:
     try:
         data: bytes = msgpack.packb(obj)
         if type(obj) not in _SCALARS:
-            # Each level takes a byte at least, so a short encoding is never too deep.
-            too_deep = len(data) > MAX_DEPTH and _nested_deeper_than(obj, MAX_DEPTH)
-            if not too_deep:
-                msgpack.unpackb(data, raw=False, strict_map_key=False)
+            containers = 0
+
+            def counted(container: Any) -> Any:
+                nonlocal containers
+                containers += 1
+                return container
+
+            msgpack.unpackb(
+                data, raw=False, strict_map_key=False, list_hook=counted, object_hook=counted
+            )
+            # Only a value with more containers than MAX_DEPTH can nest deeper; counting
+            # them while decoding costs little, walking the value level by level more.
+            too_deep = containers > MAX_DEPTH and _nested_deeper_than(obj, MAX_DEPTH)
     except _NESTING_ERRORS:
         too_deep = True
     except _ENCODING_ERRORS as error:
