@@ -164,6 +164,10 @@ class OsFileSystem:
         os.replace(source, target)
 
     def fsync_directory(self, path: str) -> None:
+        if sys.platform == "win32":
+            # Windows cannot open a directory as a file, so none can be synced (SQLite
+            # does not either): its renames are as durable as NTFS makes them.
+            return
         handle = os.open(path, os.O_RDONLY | _BINARY)
         try:
             os.fsync(handle)
