@@ -1,12 +1,11 @@
 """Tests of the spec (assemblage_kv_spec) alone: codec, recovery, reads, commit, merge.
 
-The original's files in /work/shared/vectors/original-0.1.0 are read as their JSON says,
+The original's files in tests/vectors/original-0.1.0 are read as their JSON says,
 except where docs/semantics.md decides otherwise (s11 cut back, s12 corrupt, s14 kept).
 """
 
 import json
 import zlib
-from pathlib import Path
 from typing import Any, Literal
 
 import msgpack
@@ -15,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assemblage_kv_spec import (
+    MAX_DEPTH,
     MAX_STORED_KEY,
     MAX_TIMESTAMP,
     MAX_VALUE,
@@ -51,8 +51,9 @@ from assemblage_kv_spec import (
 )
 from assemblage_kv_spec.codec import encode_transaction
 
+from vectors import VECTORS
+
 Status = Literal["clean", "torn", "corrupt", "not a store"]
-VECTORS = Path("/work/shared/vectors/original-0.1.0")
 
 # --- strategies -----------------------------------------------------------------------
 
@@ -112,6 +113,20 @@ def test_keys_are_equal_iff_their_encodings_are() -> None:
 def test_unstorable_values_are_value_errors(bad: object) -> None:
     with pytest.raises(ValueError):
         encode_value(bad)
+
+
+def test_values_nest_at_most_max_depth_levels_and_never_contain_themselves() -> None:
+    deepest: Any = None
+    for _ in range(MAX_DEPTH - 1):
+        deepest = [deepest] if isinstance(deepest, dict) else {"k": deepest}
+    assert decode_value(encode_value([deepest, [1, [2]]])) == [deepest, [1, [2]]]
+    for too_deep in ([[deepest]], [1, {"k": [deepest]}]):
+        with pytest.raises(ValueError, match=f"more than {MAX_DEPTH} levels"):
+            encode_value(too_deep)
+    cycle: list[object] = []
+    cycle.append(cycle)
+    with pytest.raises(ValueError):
+        encode_value(cycle)
 
 
 def test_slots() -> None:

@@ -48,3 +48,26 @@ def test_spec_and_implementation_never_import_each_other() -> None:
         assert not names & IMPURE, f"{source} is not pure: {names & IMPURE}"
     for source, names in imports("impl").items():
         assert "assemblage_kv_spec" not in names and "assemblage_kv_oracle" not in names, source
+
+
+OUTSIDE = re.compile(r"\.\./shared|/(?:work|home|root)/")  # places on one machine only
+
+
+def test_no_tracked_file_names_a_place_outside_the_repository() -> None:
+    """A fresh clone anywhere must be complete: tests and docs read only what is in it."""
+    listed = run_git("ls-files", "-z").stdout.split("\0")
+    offenders = []
+    for name in filter(None, listed):
+        data = (ROOT / name).read_bytes()
+        if b"\0" in data:
+            continue  # binary: a store file, not a reference
+        offenders += [
+            f"{name}:{number}: {line.strip()}"
+            for number, line in enumerate(data.decode(errors="replace").splitlines(), 1)
+            if OUTSIDE.search(line)
+        ]
+    assert not offenders, "\n".join(offenders)
+
+
+def run_git(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *arguments], cwd=ROOT, capture_output=True, text=True, check=True)

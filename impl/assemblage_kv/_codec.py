@@ -7,6 +7,7 @@ here, before it reaches the log.
 
 from __future__ import annotations
 
+from itertools import compress
 from typing import Any
 
 import msgpack
@@ -19,9 +20,21 @@ MAX_STORED_KEY = 65_536
 MAX_VALUE = 16_777_216
 """Largest encoded value."""
 
+MAX_DEPTH = 128
+"""Deepest nesting of lists, tuples and dicts in a key or value (`[[1]]` is 2 deep).
+
+Every msgpack, C or pure Python, packs and unpacks this deep with room to spare; without
+a limit of our own, what is refused would depend on which one is installed and, for the
+pure-Python one, on how deep the caller's stack already is."""
+
 _ENCODING_ERRORS = (TypeError, ValueError, OverflowError)
+_NESTING_ERRORS = (RecursionError, msgpack.StackError)  # StackError: too deep to unpack
+_CONTAINERS = (list, tuple, dict)
 _SCALARS = frozenset((type(None), bool, int, float, str, bytes))  # always decode back
 _KINDS = "None, bool, int, float, str, bytes, lists, tuples and dicts of these"
+_TOO_DEEP = (
+    f"nested too deeply (more than {MAX_DEPTH} levels of lists and dicts) or contains itself"
+)
 
 
 def check_slot(slot: object) -> int:
@@ -34,16 +47,57 @@ def check_slot(slot: object) -> int:
 
 
 def _pack(obj: object, what: str) -> bytes:
+    too_deep = False
     try:
         data: bytes = msgpack.packb(obj)
         if type(obj) not in _SCALARS:
-            msgpack.unpackb(data, raw=False, strict_map_key=False)
+            containers = 0
+
+            def counted(container: Any) -> Any:
+                nonlocal containers
+                containers += 1
+                return container
+
+            msgpack.unpackb(
+                data, raw=False, strict_map_key=False, list_hook=counted, object_hook=counted
+            )
+            # Only a value with more containers than MAX_DEPTH can nest deeper; counting
+            # them while decoding costs little, walking the value level by level more.
+            too_deep = containers > MAX_DEPTH and _nested_deeper_than(obj, MAX_DEPTH)
+    except _NESTING_ERRORS:
+        too_deep = True
     except _ENCODING_ERRORS as error:
-        raise InvalidArgument(
-            f"the {what} cannot be stored ({error}); use {_KINDS}, "
-            "with map keys that are not lists or dicts"
-        ) from None
+        # C msgpack refuses a cycle, or a value far too deep, with this ValueError.
+        if "recursion limit" not in str(error):
+            raise InvalidArgument(
+                f"the {what} cannot be stored ({error}); use {_KINDS}, "
+                "with map keys that are not lists or dicts"
+            ) from None
+        too_deep = True
+    if too_deep:
+        raise InvalidArgument(f"the {what} is {_TOO_DEEP}: flatten it")
     return data
+
+
+def _nested_deeper_than(value: object, limit: int) -> bool:
+    """Whether lists, tuples and dicts nest more than `limit` deep in `value`.
+
+    Only for a value msgpack has just packed, so a finite tree. One level at a time, the
+    elements of a level gathered and sorted by C code (extend, map, compress) rather than
+    looked at one by one in Python, because a large value is walked whole.
+    """
+    level: list[Any] = [value] if isinstance(value, _CONTAINERS) else []
+    for _ in range(limit):
+        elements: list[Any] = []
+        for container in level:
+            elements += container  # a dict's keys
+            if isinstance(container, dict):
+                elements += container.values()
+        kinds = {kind for kind in set(map(type, elements)) if issubclass(kind, _CONTAINERS)}
+        if not kinds:
+            return False
+        level = list(compress(elements, map(kinds.__contains__, map(type, elements))))
+    return bool(level)
 
 
 def encode_key(key: object) -> bytes:
@@ -75,9 +129,14 @@ def decode(data: bytes, offset: int) -> Any:
     """Decode stored bytes; undecodable bytes in the log are damage at `offset`."""
     try:
         return msgpack.unpackb(data, raw=False, strict_map_key=False)
+    except _NESTING_ERRORS:
+        problem = (
+            f"a key or value at offset {offset} nested too deeply for this MessagePack "
+            f"decoder (this store writes at most {MAX_DEPTH} levels)"
+        )
     except _ENCODING_ERRORS as error:
-        raise CorruptStore(
-            f"the log holds bytes at offset {offset} that are not valid MessagePack "
-            f"({error}); the store file is damaged: restore it from a backup",
-            offset,
-        ) from None
+        problem = f"bytes at offset {offset} that are not valid MessagePack ({error})"
+    raise CorruptStore(
+        f"the log holds {problem}; the store file is damaged: restore it from a backup",
+        offset,
+    )

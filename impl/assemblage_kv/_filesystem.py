@@ -3,21 +3,61 @@
 Every file operation goes through a `FileSystem`, so that a test can record each of
 them, or simulate a crash after any of them, by passing another implementation.
 Handles are opaque ints. Errors are OSError, as the os module raises them.
+
+Where the platform lacks `os.pread` or `fcntl` (Windows, some Pyodide builds), the
+fallbacks are chosen once, here, at import (docs/semantics.md, "Platforms without
+pread or flock"); where they exist, nothing of the fallbacks runs.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import sys
+import threading
 from typing import Protocol
 
 try:
     import fcntl
-except ImportError:  # Pyodide, Windows: no inter-process lock, only the in-process one
+except ImportError:
     fcntl = None  # type: ignore[assignment]
 
 _BINARY = getattr(os, "O_BINARY", 0)
 _MODE = 0o666
+
+if fcntl is not None:
+
+    def _lock_exclusively(handle: int) -> None:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock(handle: int) -> None:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+
+elif sys.platform == "win32":
+    import msvcrt
+
+    def _lock_exclusively(handle: int) -> None:
+        # The first byte of the lock file, which stays empty: Windows may lock past the
+        # end, and the handle's position stays 0, where the unlock expects it.
+        try:
+            msvcrt.locking(handle, msvcrt.LK_NBLCK, 1)
+        except OSError as error:
+            if error.errno in (errno.EACCES, errno.EDEADLK):
+                raise BlockingIOError(errno.EAGAIN, str(error)) from error
+            raise
+
+    def _unlock(handle: int) -> None:
+        msvcrt.locking(handle, msvcrt.LK_UNLCK, 1)
+
+else:
+    # No inter-process lock exists here: only the registry in _lock.py guards the
+    # store, against openers in this process.
+
+    def _lock_exclusively(handle: int) -> None:
+        pass
+
+    def _unlock(handle: int) -> None:
+        pass
 
 
 class FileSystem(Protocol):
@@ -77,7 +117,7 @@ class FileSystem(Protocol):
 
 
 class OsFileSystem:
-    """The real file system, through the os module (and fcntl.flock where it exists)."""
+    """The real file system, through the os module (and a file lock where one exists)."""
 
     def open_log(self, path: str) -> int:
         return os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | _BINARY, _MODE)
@@ -89,14 +129,27 @@ class OsFileSystem:
     def size(self, handle: int) -> int:
         return os.fstat(handle).st_size
 
-    def pread(self, handle: int, offset: int, length: int) -> bytes:
-        return os.pread(handle, length, offset)
+    if hasattr(os, "pread"):
 
-    def write(self, handle: int, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            written = os.write(handle, view)
-            view = view[written:]
+        def pread(self, handle: int, offset: int, length: int) -> bytes:
+            return os.pread(handle, length, offset)
+
+        def write(self, handle: int, data: bytes) -> None:
+            _write_all(handle, data)
+
+    else:
+        # A read is a seek then a read, and an append moves the file's position too, so
+        # one lock keeps them from interleaving, for every file: such reads are short.
+        _position = threading.Lock()
+
+        def pread(self, handle: int, offset: int, length: int) -> bytes:
+            with self._position:
+                os.lseek(handle, offset, os.SEEK_SET)
+                return os.read(handle, length)
+
+        def write(self, handle: int, data: bytes) -> None:
+            with self._position:
+                _write_all(handle, data)
 
     def truncate(self, handle: int, length: int) -> None:
         os.ftruncate(handle, length)
@@ -111,6 +164,10 @@ class OsFileSystem:
         os.replace(source, target)
 
     def fsync_directory(self, path: str) -> None:
+        if sys.platform == "win32":
+            # Windows cannot open a directory as a file, so none can be synced (SQLite
+            # does not either): its renames are as durable as NTFS makes them.
+            return
         handle = os.open(path, os.O_RDONLY | _BINARY)
         try:
             os.fsync(handle)
@@ -127,18 +184,23 @@ class OsFileSystem:
 
     def lock(self, path: str) -> int:
         handle = os.open(path, os.O_RDWR | os.O_CREAT | _BINARY, _MODE)
-        if fcntl is not None:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BaseException:
-                os.close(handle)
-                raise
+        try:
+            _lock_exclusively(handle)
+        except BaseException:
+            os.close(handle)
+            raise
         return handle
 
     def unlock(self, handle: int) -> None:
         # Closing releases the lock anyway, so the handle is closed even if unlocking fails.
         try:
-            if fcntl is not None:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+            _unlock(handle)
         finally:
             os.close(handle)
+
+
+def _write_all(handle: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(handle, view)
+        view = view[written:]

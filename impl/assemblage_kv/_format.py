@@ -1,4 +1,4 @@
-"""The log's byte format (ORIGINAL.md), as pure functions on bytes: no I/O here.
+"""The log's byte format (docs/format.md), as pure functions on bytes: no I/O here.
 
 An entry is a header byte (bits 0-2: width of the value size, bits 3-4: width of the key
 size, bits 5-7: reserved, 0), the sizes (little-endian), the stored key, the value. A

@@ -27,7 +27,7 @@ from .records import (
 from .recovery import Recovery, is_unfinished_append, recover
 from .snapshot import Snapshot, begin, note_listing, note_read, own_write, write
 from .timestamps import clock_in_range, latest_timestamp, next_timestamp
-from .values import decode_value, encode_value, is_slot
+from .values import MAX_DEPTH, decode_value, encode_value, is_slot
 from .view import (
     SpecVersion,
     get,
@@ -40,6 +40,7 @@ from .view import (
 )
 
 __all__ = [
+    "MAX_DEPTH",
     "MAX_STORED_KEY",
     "MAX_TIMESTAMP",
     "MAX_VALUE",
