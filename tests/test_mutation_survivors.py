@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 import zlib
 from pathlib import Path
 
@@ -250,16 +251,23 @@ _TAILS = {
 }
 
 
-def _opened(data: bytes) -> tuple[str, int]:
-    """How the implementation classifies `data` (as tests/test_recovery.py does)."""
+def _opened(data: bytes) -> tuple[str, int, bool]:
+    """How the implementation classifies `data` (as tests/test_recovery.py does): status,
+    valid length, and whether the cut tail was kept aside (with a RecoveryWarning)."""
     storage = kv.MemoryStorage(data)
     try:
-        store = kv.KvStore.open(storage)
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            store = kv.KvStore.open(storage)
     except kv.CorruptStore as error:
-        return ("corrupt", error.offset)
+        return ("corrupt", error.offset, False)
+    except kv.NotAStore:
+        return ("not a store", 0, False)
     with store:
         size = store.log_size()
-    return ("clean" if size == len(data) else "torn", size)
+    kept = store.recovery is not None and store.recovery.copy is not None
+    assert kept == any(issubclass(w.category, kv.RecoveryWarning) for w in warned)
+    return ("clean" if size == len(data) else "torn", size, kept)
 
 
 @pytest.mark.parametrize("tail", sorted(_TAILS))
@@ -273,7 +281,7 @@ def test_framing_edges_are_classified_as_the_spec_says(tail: str) -> None:
     """
     data = _VALID + _TAILS[tail]
     recovered = spec.recover(data)
-    assert _opened(data) == (recovered.status, recovered.valid_length)
+    assert _opened(data) == (recovered.status, recovered.valid_length, recovered.keep_aside)
 
 
 def test_repr_says_whether_the_store_is_closed() -> None:
