@@ -7,6 +7,9 @@ Every write is appended to one log file, in transactions that are durable when
     with assemblage_kv.open("data.aeon") as store:
         with store.current() as txn:
             txn.insert(0, "key", [1, 2, 3])
+
+Any number of readers may open the same file with `open(path, readonly=True)`, in any
+process, beside its one writer; `store.refresh()` shows them what it committed since.
 """
 
 from ._clock import Clock
@@ -15,6 +18,7 @@ from ._errors import (
     InvalidArgument,
     KvError,
     LimitExceeded,
+    ReadOnlyStore,
     SnapshotExpired,
     StorageError,
     StoreClosed,
@@ -25,6 +29,7 @@ from ._errors import (
 from ._filestorage import FileStorage
 from ._filesystem import FileSystem, OsFileSystem
 from ._index import Version
+from ._readonly import ReadOnlyFileStorage
 from ._storage import MemoryStorage, Storage
 from ._store import KvStore, open, open_memory
 from ._transaction import Transaction
@@ -40,6 +45,8 @@ __all__ = [
     "LimitExceeded",
     "MemoryStorage",
     "OsFileSystem",
+    "ReadOnlyFileStorage",
+    "ReadOnlyStore",
     "SnapshotExpired",
     "Storage",
     "StorageError",

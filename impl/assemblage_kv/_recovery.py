@@ -197,17 +197,21 @@ def _read_to_end(read: Read, offset: int, size: int) -> bytes:
     return b"".join(parts)
 
 
-def scan(read: Read, size: int, on_transaction: OnTransaction) -> int:
+def scan(read: Read, size: int, on_transaction: OnTransaction, start: int = 0) -> int:
     """Report every valid transaction of a log of `size` bytes; return `end`.
 
     Returns the length of the valid log: `size` if it is clean, less if it has a torn
     tail that the caller must cut off before appending. Raises CorruptStore, without
     writing anything, if a valid transaction follows damaged data (and the rest is not
     an unfinished append).
+
+    `start`, where a transaction starts (a reader's refresh: the end of what it has
+    read), scans from there, as if the transactions before it had been read again: the
+    decision about the rest is the same, since it depends only on the bytes from `end`.
     """
     data = b""
-    base = 0  # log offset of data[0]
-    pos = 0  # log offset of the next transaction
+    base = start  # log offset of data[0]
+    pos = start  # log offset of the next transaction
     while pos < size:
         status, entries, commit = _transaction_at(data, pos - base)
         if status == _TRUNCATED and base + len(data) < size:
