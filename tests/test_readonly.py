@@ -26,6 +26,7 @@ from hypothesis import settings
 
 import assemblage_kv as kv
 import assemblage_kv_spec as spec
+from assemblage_kv._index import Index
 from assemblage_kv_oracle.crashes import SimulatedFileSystem
 from assemblage_kv_oracle.faults import FaultyFileSystem
 from assemblage_kv_oracle.machine import ReaderMachine
@@ -443,6 +444,28 @@ def test_a_refresh_that_fails_leaves_the_reader_as_it_was(path: Path, merge: boo
     failures = [refresh_with_fault(path, merge, at)[1] for at in range(1, calls + 1)]
     # Only the close of the file a merge replaced may fail unnoticed: nothing is lost.
     assert failures == [True] * calls if not merge else [True] * (calls - 1) + [False]
+
+
+def test_an_interrupt_while_a_refresh_publishes_makes_the_reader_refuse_work(
+    written: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its index may be halfway through a transaction: it must not answer from it."""
+    real_add = Index.add
+
+    def interrupted_add(index: Index, *args: Any) -> None:
+        real_add(index, *args)
+        raise KeyboardInterrupt
+
+    with kv.open(written) as writer, kv.open(written, readonly=True) as reader:
+        commit(writer, ("c", 4))
+        monkeypatch.setattr(Index, "add", interrupted_add)
+        with pytest.raises(KeyboardInterrupt):
+            reader.refresh()
+        monkeypatch.undo()
+        with pytest.raises(kv.StorageError, match="interrupted"):
+            reader.current()
+        with kv.open(written, readonly=True) as again:
+            assert state(again) == {"a": 3, "b": 2, "c": 4}
 
 
 # ---------------------------------------------------------------------------

@@ -234,7 +234,11 @@ class KvStore:
                     f"refreshing {self.name!r} failed: {error}; the store still answers "
                     "from what it had read"
                 ) from error
-            self._storage, self._index = replacement, index
+            try:
+                self._storage, self._index = replacement, index
+            except BaseException:
+                self._interrupted_refresh()
+                raise
             _close_quietly(storage)
 
     # The rest serves Transaction; callers must not hold the lock.
@@ -372,13 +376,16 @@ class KvStore:
             for commit, timestamp, entries in added:
                 publish(commit, timestamp, entries)
         except BaseException:
-            # Interrupted halfway through publishing one transaction: the index no
-            # longer matches any prefix of the log.
-            self._failure = (
-                f"a refresh of {self.name!r} was interrupted while it updated the index; "
-                "close the store and open it again"
-            )
+            self._interrupted_refresh()
             raise
+
+    def _interrupted_refresh(self) -> None:
+        # An exception (KeyboardInterrupt) halfway through publishing a transaction, or
+        # between switching file and index: they may no longer match, so refuse all work.
+        self._failure = (
+            f"a refresh of {self.name!r} was interrupted while it updated the index; "
+            "close the store and open it again"
+        )
 
     def _check(self, snapshot: Snapshot | None = None) -> None:
         if self._closed:
