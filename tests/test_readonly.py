@@ -597,7 +597,11 @@ def test_a_reader_in_another_process_follows_commits_and_merges(path: Path) -> N
 
 
 # ---------------------------------------------------------------------------
-# The oracle: readers beside the writer, against the spec
+# The oracle: readers beside the writer, against the spec (ORACLE_SCALE=N: N times more)
 
 TestReadersAgainstSpec = ReaderMachine.TestCase
-TestReadersAgainstSpec.settings = settings(max_examples=150, stateful_step_count=30, deadline=None)
+TestReadersAgainstSpec.settings = settings(
+    max_examples=150 * int(os.environ.get("ORACLE_SCALE", "1")),
+    stateful_step_count=30,
+    deadline=None,
+)
