@@ -7,6 +7,9 @@ Every write is appended to one log file, in transactions that are durable when
     with assemblage_kv.open("data.aeon") as store:
         with store.current() as txn:
             txn.insert(0, "key", [1, 2, 3])
+
+Any number of readers may open the same file with `open(path, readonly=True)`, in any
+process, beside its one writer; `store.refresh()` shows them what it committed since.
 """
 
 from ._clock import Clock
@@ -16,6 +19,7 @@ from ._errors import (
     KvError,
     LimitExceeded,
     NotAStore,
+    ReadOnlyStore,
     RecoveryWarning,
     SnapshotExpired,
     StorageError,
@@ -29,6 +33,7 @@ from ._errors import (
 from ._filestorage import FileStorage
 from ._filesystem import FileSystem, OsFileSystem
 from ._index import Version
+from ._readonly import ReadOnlyFileStorage
 from ._recovery import CutTail
 from ._storage import MemoryStorage, Storage
 from ._store import KvStore, open, open_memory
@@ -47,6 +52,8 @@ __all__ = [
     "MemoryStorage",
     "NotAStore",
     "OsFileSystem",
+    "ReadOnlyFileStorage",
+    "ReadOnlyStore",
     "RecoveryWarning",
     "SnapshotExpired",
     "Storage",

@@ -39,6 +39,10 @@ class StoreLocked(KvError):
     """Another opener (in this process or another one) holds the store."""
 
 
+class ReadOnlyStore(KvError):
+    """The store was opened with `readonly=True`: only its one writer changes the log."""
+
+
 class CorruptStore(KvError):
     """The log holds damaged data; `offset` is where the damage starts."""
 

@@ -115,6 +115,14 @@ class FileSystem(Protocol):
         """Release a lock taken with `lock`."""
         ...
 
+    def open_read(self, path: str) -> int:
+        """Open an existing `path` for reading only (a reader); never creates it."""
+        ...
+
+    def same_file(self, handle: int, path: str) -> bool:
+        """Does `path` still name the file open as `handle` (not one renamed over it)?"""
+        ...
+
 
 class OsFileSystem:
     """The real file system, through the os module (and a file lock where one exists)."""
@@ -197,6 +205,12 @@ class OsFileSystem:
             _unlock(handle)
         finally:
             os.close(handle)
+
+    def open_read(self, path: str) -> int:
+        return os.open(path, os.O_RDONLY | _BINARY)
+
+    def same_file(self, handle: int, path: str) -> bool:
+        return os.path.samestat(os.fstat(handle), os.stat(path))
 
 
 def _write_all(handle: int, data: bytes) -> None:

@@ -228,7 +228,9 @@ class Scanned(NamedTuple):
     damaged: bool
 
 
-def scan(read: Read, size: int, on_transaction: OnTransaction, name: str) -> Scanned:
+def scan(
+    read: Read, size: int, on_transaction: OnTransaction, name: str, start: int = 0
+) -> Scanned:
     """Report every valid transaction of the log `name` of `size` bytes; say where it ends.
 
     `end` is the length of the valid log: `size` if it is clean, less if it has a torn
@@ -236,10 +238,14 @@ def scan(read: Read, size: int, on_transaction: OnTransaction, name: str) -> Sca
     `damaged`). Raises, without writing anything, CorruptStore if a valid transaction
     follows damaged data, and NotAStore if no valid transaction starts the bytes (and
     the rest is not an unfinished append in either case).
+
+    `start`, where a transaction starts (a reader's refresh: the end of what it has
+    read), scans from there, as if the transactions before it had been read again: the
+    decision about the rest is the same, since it depends only on the bytes from `end`.
     """
     data = b""
-    base = 0  # log offset of data[0]
-    pos = 0  # log offset of the next transaction
+    base = start  # log offset of data[0]
+    pos = start  # log offset of the next transaction
     while pos < size:
         status, entries, commit = _transaction_at(data, pos - base)
         if status == _TRUNCATED and base + len(data) < size:

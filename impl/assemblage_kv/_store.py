@@ -11,6 +11,10 @@ A store belongs to the process that opened it: in a forked child it refuses all 
 and it holds no lock of its own there (see `_lock`). A file store dropped without
 `close` is closed by the garbage collector, with a ResourceWarning, as a file is (see
 `FileStorage.__del__`).
+
+A store opened read-only (`readonly=True`) shares nothing with the writer but the file:
+it takes no lock, never writes, and catches up with the writer only when asked
+(`refresh`), so its readers' snapshots stay put.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from ._errors import (
     CorruptStore,
     InvalidArgument,
     LimitExceeded,
+    ReadOnlyStore,
     RecoveryWarning,
     SnapshotExpired,
     StorageError,
@@ -43,7 +48,8 @@ from ._errors import (
 from ._filestorage import FileStorage
 from ._format import COMMIT_LENGTH, MAX_TIMESTAMP, encode_commit, encode_entry
 from ._index import Index, Version, visible
-from ._recovery import CutTail, scan
+from ._readonly import ReadOnlyFileStorage, ReadOnlyTransaction
+from ._recovery import CutTail, OnTransaction, scan
 from ._storage import MemoryStorage, Storage
 from ._transaction import Key, Snapshot, Transaction
 
@@ -90,6 +96,19 @@ def _cut(storage: Storage, end: int, size: int, *, damaged: bool) -> CutTail | N
     return CutTail(end, size - end, "damaged", copy)
 
 
+def _publisher(index: Index) -> OnTransaction:
+    """What adds each transaction `scan` reports to `index`."""
+
+    def publish(commit: int, timestamp: int, entries: list[tuple[bytes, int, int]]) -> None:
+        index.add(
+            commit,
+            timestamp,
+            [(key[-1], key[:-1], position, length) for key, position, length in entries],
+        )
+
+    return publish
+
+
 def _describe(key: bytes) -> str:
     text = repr(decode(key, -1))
     return text if len(text) <= 80 else text[:77] + "..."
@@ -102,10 +121,14 @@ class KvStore:
     the constructor does not read the log.
     """
 
-    def __init__(self, storage: Storage, index: Index, clock: Clock) -> None:
+    def __init__(
+        self, storage: Storage, index: Index, clock: Clock, *, readonly: bool = False
+    ) -> None:
         self._storage = storage
         self._index = index
         self._clock = clock
+        self._readonly = readonly
+        self._transaction = ReadOnlyTransaction if readonly else Transaction
         self._lock = threading.Lock()
         self._closed = False
         self._forked = False
@@ -115,7 +138,9 @@ class KvStore:
         self._recovery: CutTail | None = None
 
     @classmethod
-    def open(cls, storage: Storage, *, clock: Clock | None = None) -> KvStore:
+    def open(
+        cls, storage: Storage, *, clock: Clock | None = None, readonly: bool = False
+    ) -> KvStore:
         """Open the store in `storage`, recovering its log; the store owns `storage` now.
 
         A torn tail (an interrupted commit) is cut off and the cut made durable; a tail
@@ -124,38 +149,34 @@ class KvStore:
         damaged data, CorruptStore is raised; if the storage is not empty and holds no
         transaction, NotAStore; either way nothing is written. On any error the storage
         is closed.
+
+        With `readonly` (implied by a ReadOnlyFileStorage), nothing is ever written:
+        recovery decides exactly as for a writer, but a torn tail is only left unread.
         """
         if not isinstance(storage, Storage):
             raise InvalidArgument(f"storage must implement the Storage protocol, not {storage!r}")
+        readonly = readonly or isinstance(storage, ReadOnlyFileStorage)
         index = Index(origin=0)
-
-        def publish(commit: int, timestamp: int, entries: list[tuple[bytes, int, int]]) -> None:
-            index.add(
-                commit,
-                timestamp,
-                [(key[-1], key[:-1], position, length) for key, position, length in entries],
-            )
-
         try:
             if clock is not None and not callable(clock):
                 raise InvalidArgument(f"clock must be a function returning ms, not {clock!r}")
             size = storage.size()
-            end, damaged = scan(storage.read, size, publish, storage.name)
-            recovery = _cut(storage, end, size, damaged=damaged)
+            end, damaged = scan(storage.read, size, _publisher(index), storage.name)
+            recovery = None if readonly else _cut(storage, end, size, damaged=damaged)
         except OSError as error:
             _close_quietly(storage)
             raise StorageError(f"cannot open {storage.name!r}: {error}") from error
         except BaseException:
             _close_quietly(storage)
             raise
-        store = cls(storage, index, wall_clock if clock is None else clock)
+        store = cls(storage, index, wall_clock if clock is None else clock, readonly=readonly)
         store._recovery = recovery
         return store
 
     @property
     def recovery(self) -> CutTail | None:
         """What opening cut off the end of the log, and where a copy of it is; None if
-        the log was clean (docs/semantics.md, "Recovery")."""
+        the log was clean, or the store is read-only (docs/semantics.md, "Recovery")."""
         return self._recovery
 
     @property
@@ -163,8 +184,14 @@ class KvStore:
         """The storage's name: the path of a file store."""
         return self._storage.name
 
+    @property
+    def readonly(self) -> bool:
+        """True if the store was opened read-only: it refuses writes and merge."""
+        return self._readonly
+
     def __repr__(self) -> str:
-        return f"<KvStore {self.name!r}{' closed' if self._closed else ''}>"
+        mode = " read-only" if self._readonly else ""
+        return f"<KvStore {self.name!r}{mode}{' closed' if self._closed else ''}>"
 
     def __enter__(self) -> KvStore:
         return self
@@ -216,7 +243,7 @@ class KvStore:
                 latest,
                 now if latest is None else max(now, latest),
             )
-        return Transaction(self, snapshot, next(self._serials))
+        return self._transaction(self, snapshot, next(self._serials))
 
     def merge(self) -> None:
         """Rewrite the log with only the latest version of each key (docs/semantics.md).
@@ -225,12 +252,62 @@ class KvStore:
         """
         with self._lock:
             self._check()
+            if self._readonly:
+                raise ReadOnlyStore(
+                    f"the store {self.name!r} was opened read-only, so it cannot merge: "
+                    "merge through the store's one writer (opened without readonly=True)"
+                )
             merged = Index(self._index.origin + 1)
             try:
                 self._storage.replace(self._merged_log(self._index, merged))
             except (OSError, StorageError) as error:
                 self._fail(f"merging {self.name!r} failed: {error}", error)
             self._index = merged
+
+    def refresh(self) -> None:
+        """Catch up with the writer: see what it committed since opening or the last refresh.
+
+        For a store opened read-only. Transactions the writer has committed since are
+        published; an append still under way stays invisible until it is whole. If the
+        writer merged, the new log is read from its start, and transactions begun before
+        raise SnapshotExpired, as after a merge. Transactions begun before a refresh
+        otherwise keep their snapshot. Damage followed by valid transactions raises
+        CorruptStore, as at opening. If it raises, the store is as it was. A writer is
+        always up to date: for it, this does nothing.
+        """
+        with self._lock:
+            self._check()
+            if not self._readonly:
+                return
+            storage = self._storage
+            if not isinstance(storage, ReadOnlyFileStorage):
+                raise InvalidArgument(
+                    f"cannot refresh {self.name!r}: only a store opened read-only on a file "
+                    "can tell whether its log was replaced; open it with "
+                    "assemblage_kv.open(path, readonly=True)"
+                )
+            try:
+                replacement = storage.replacement()
+                if replacement is None:
+                    self._catch_up(storage)
+                    return
+                try:
+                    index = Index(self._index.origin + 1)
+                    scan(replacement.read, replacement.size(), _publisher(index), replacement.name)
+                except BaseException:
+                    _close_quietly(replacement)
+                    raise
+            except OSError as error:
+                raise StorageError(
+                    f"refreshing {self.name!r} failed: {error}; the store still answers "
+                    "from what it had read"
+                ) from error
+            try:
+                self._storage, self._index = replacement, index
+            except BaseException:
+                self._interrupted_refresh()
+                raise
+            _close_quietly(storage)
 
     # The rest serves Transaction; callers must not hold the lock.
 
@@ -349,6 +426,41 @@ class KvStore:
 
     # Helpers; the caller holds the lock.
 
+    def _catch_up(self, storage: Storage) -> None:
+        """Publish the transactions appended to the log after those the index holds."""
+        index = self._index
+        size = storage.size()
+        if size < index.length:
+            raise CorruptStore(
+                f"the log {self.name!r} is now {size} bytes, shorter than the {index.length} "
+                "this store has read: it was cut, which its writer never does; restore it "
+                "from a backup",
+                size,
+            )
+        added: list[tuple[int, int, list[tuple[bytes, int, int]]]] = []
+        scan(
+            storage.read,
+            size,
+            lambda *transaction: added.append(transaction),
+            storage.name,
+            index.length,
+        )
+        publish = _publisher(index)
+        try:
+            for commit, timestamp, entries in added:
+                publish(commit, timestamp, entries)
+        except BaseException:
+            self._interrupted_refresh()
+            raise
+
+    def _interrupted_refresh(self) -> None:
+        # An exception (KeyboardInterrupt) halfway through publishing a transaction, or
+        # between switching file and index: they may no longer match, so refuse all work.
+        self._failure = (
+            f"a refresh of {self.name!r} was interrupted while it updated the index; "
+            "close the store and open it again"
+        )
+
     def _check(self, snapshot: Snapshot | None = None) -> None:
         if self._closed:
             raise StoreClosed(f"the store {self.name!r} is closed: open it again to use it")
@@ -430,8 +542,16 @@ class KvStore:
             new.add(offset, old.timestamps[-1], [])
 
 
-def open(path: str | os.PathLike[str], *, clock: Clock | None = None) -> KvStore:
-    """Open (or create) the store whose log is the file `path`, locking it."""
+def open(
+    path: str | os.PathLike[str], *, clock: Clock | None = None, readonly: bool = False
+) -> KvStore:
+    """Open (or create) the store whose log is the file `path`, locking it.
+
+    With `readonly`, open an existing store to read only, beside its writer: no lock is
+    taken and nothing is ever written; call `refresh()` to see later commits.
+    """
+    if readonly:
+        return KvStore.open(ReadOnlyFileStorage(path), clock=clock, readonly=True)
     return KvStore.open(FileStorage(path), clock=clock)
 
 

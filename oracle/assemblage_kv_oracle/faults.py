@@ -176,3 +176,15 @@ class FaultyFileSystem:
         self.inner.unlock(handle)
         if failing:
             raise self._error("unlock")
+
+    def open_read(self, path: str) -> int:
+        if self._hit("open_read"):
+            raise self._error("open_read")
+        handle = self.inner.open_read(path)
+        self.open_handles.add(handle)
+        return handle
+
+    def same_file(self, handle: int, path: str) -> bool:
+        if self._hit("same_file"):
+            raise self._error("same_file")
+        return self.inner.same_file(handle, path)

@@ -5,7 +5,9 @@ interleaving; the store merges and reopens; the clock stands still, ticks, jumps
 and goes back. Every rule is called on both sides through `SideBySide`, which compares
 answers and errors. Invariants after every step: the log's bytes are the spec's
 encoding of the model's log, `log_size()` is their length, and what a fresh
-transaction answers is the index derived from the spec's log.
+transaction answers is the index derived from the spec's log. Over a real file, readers
+(stores opened read-only beside the writer) open, refresh, read and close, and answer
+what the spec answers for the log as it was at their last refresh.
 
 Run by tests/test_state_machine.py; a longer campaign is one command (see README).
 """
@@ -30,7 +32,7 @@ from hypothesis.stateful import (
 
 import assemblage_kv as kv
 from assemblage_kv_oracle import strategies as s
-from assemblage_kv_oracle.side_by_side import SideBySide, TxPair
+from assemblage_kv_oracle.side_by_side import Reader, SideBySide, TxPair
 
 CLOCK_MOVES = st.sampled_from([0, 0, 1, 3, 1_000, -1, -1_000, 10**9, -(10**9)])
 """Standing still is the most common move: commits then share timestamps."""
@@ -193,12 +195,125 @@ class StoreMachine(RuleBasedStateMachine):
 
 
 class FileStoreMachine(StoreMachine):
-    """The same machine over a real file, so reopening goes through recovery on disk."""
+    """The same machine over a real file, so reopening goes through recovery on disk;
+    and readers beside the writer, each compared with the spec of the log it has seen."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.readers: list[Reader] = []
+        self.reader_live: list[tuple[Reader, TxPair]] = []
+        self.reader_stale: list[TxPair] = []
 
     def storage_opener(self) -> Callable[[], kv.Storage]:
         self.folder = Path(tempfile.mkdtemp(prefix="assemblage-kv-machine-"))
         return lambda: kv.FileStorage(self.folder / "store.aeon")
 
     def teardown(self) -> None:
+        for reader in self.readers:
+            reader.close()
         super().teardown()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+    @initialize()
+    def a_first_reader(self) -> None:
+        """Readers from the start: each reader rule needs one, and few examples run here."""
+        self.open_reader()
+
+    @precondition(lambda self: len(self.readers) < 3)
+    @rule()
+    def open_reader(self) -> None:
+        self.readers.append(Reader(self.folder / "store.aeon", self.both))
+
+    @precondition(lambda self: self.readers)
+    @rule(n=PICK)
+    def refresh_reader(self, n: int) -> None:
+        """Its transactions begun before keep their snapshot, or expire after a merge:
+        each is asked at once what it saw last (`last_updated` reads no key)."""
+        reader = self.readers[n % len(self.readers)]
+        reader.refresh()
+        for owner, tx in self.reader_live:
+            if owner is reader:
+                self.both.call(tx, "last_updated")
+
+    @precondition(lambda self: self.readers and len(self.reader_live) < 4)
+    @rule(n=PICK)
+    def reader_begins(self, n: int) -> None:
+        reader = self.readers[n % len(self.readers)]
+        self.reader_live.append((reader, reader.begin()))
+
+    @precondition(lambda self: self.reader_live)
+    @rule(
+        n=PICK,
+        method=st.sampled_from(READS),
+        slot=s.slots,
+        key=StoreMachine.keys,
+        index=st.integers(0, 7),
+    )
+    def reader_reads(self, n: int, method: str, slot: int, key: Any, index: int) -> None:
+        tx = self.reader_live[n % len(self.reader_live)][1]
+        if method == "keys":
+            self.both.call(tx, "keys", slot)
+        elif method == "last_updated":
+            self.both.call(tx, "last_updated")
+        elif method == "get_version":
+            self.both.call(tx, "get_version", slot, key, index)
+        else:
+            self.both.call(tx, method, slot, key)
+
+    @precondition(lambda self: self.reader_live)
+    @rule(n=PICK, method=st.sampled_from(["commit", "abort"]))
+    def reader_finishes(self, n: int, method: str) -> None:
+        """A reader's transaction has no writes: its commit checks only its snapshot."""
+        _, tx = self.reader_live.pop(n % len(self.reader_live))
+        self.both.call(tx, method)
+        self.reader_stale.append(tx)
+
+    @precondition(lambda self: self.reader_stale)
+    @rule(method=st.sampled_from(["get", "keys", "commit", "abort"]))
+    def use_an_ended_reader_transaction(self, method: str) -> None:
+        """Finished, or of a closed reader: every call fails alike."""
+        tx = self.reader_stale.pop()
+        args = {"get": (0, "a"), "keys": (0,)}.get(method, ())
+        self.both.call(tx, method, *args)
+
+    @precondition(lambda self: self.readers)
+    @rule(n=PICK, what=st.sampled_from(["insert", "remove", "merge"]), key=StoreMachine.keys)
+    def reader_refuses_writes(self, n: int, what: str, key: Any) -> None:
+        """The spec has no read-only store: the refusal is checked here, on the store alone."""
+        real = self.readers[n % len(self.readers)].real
+        tx = real.current()
+        try:
+            if what == "insert":
+                tx.insert(0, key, 1)
+            elif what == "remove":
+                tx.remove(0, key)
+            else:
+                real.merge()
+        except kv.ReadOnlyStore:
+            pass
+        else:
+            raise AssertionError(f"a read-only store allowed {what}")
+        finally:
+            tx.abort()
+
+    @precondition(lambda self: self.readers)
+    @rule(n=PICK)
+    def close_reader(self, n: int) -> None:
+        reader = self.readers.pop(n % len(self.readers))
+        reader.close()
+        self.reader_stale += [tx for owner, tx in self.reader_live if owner is reader]
+        self.reader_live = [item for item in self.reader_live if item[0] is not reader]
+
+    @invariant()
+    def readers_answer_the_spec_of_what_they_read(self) -> None:
+        for reader in self.readers:
+            reader.check()
+
+
+class ReaderMachine(FileStoreMachine):
+    """`FileStoreMachine` with a merge at every try, so that readers meet merges often:
+    a merge is what a reader must notice (tests/test_readonly.py runs it)."""
+
+    @rule(dice=st.just(0))
+    def merge(self, dice: int) -> None:
+        super().merge(dice)

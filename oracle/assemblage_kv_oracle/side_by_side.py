@@ -6,6 +6,10 @@ name) or the same answer (values by their MessagePack encoding, versions by thei
 public fields, key lists as sets of encodings). After every step the real log's bytes
 must be exactly the spec's encoding of the model's log. Opening must cut what the spec
 cuts, and keep aside (`KvStore.recovery`) exactly the tail the spec keeps aside.
+
+
+A `Reader` is a store opened read-only on the same file beside the writer: its answers
+must be the spec's for the log as it was when the reader last refreshed.
 """
 
 from __future__ import annotations
@@ -88,6 +92,8 @@ class SideBySide:
         except Divergence:
             self.real.close()
             raise
+        self.merges = 0
+        """Merges that succeeded: each one replaces the log's file, which readers notice."""
 
     def begin(self) -> TxPair:
         real, model = outcome(self.real.current), outcome(self.model.current)
@@ -119,6 +125,8 @@ class SideBySide:
         real = outcome(getattr(self.real, method))
         model = outcome(getattr(self.model, method))
         self.expect(method, (), real, model)
+        if method == "merge" and real[0] == "ok":
+            self.merges += 1
         return real
 
     def reopen(self) -> None:
@@ -171,27 +179,74 @@ class SideBySide:
 
     def check_index(self) -> None:
         """What a fresh transaction of the store answers is the index derived from the log."""
-        log = self.model.log
-        snapshot = spec.begin(log, self.clock())
-        tx = self.real.current()
-        try:
-            slots = set()
-            for (slot, key), versions in spec.index(log).items():
-                slots.add(slot)
-                user_key = spec.decode_value(key)
-                got = comparable("versions", tx.versions(slot, user_key))
-                want = comparable("versions", versions)
-                if got != want:
-                    raise Divergence(f"versions of {user_key!r} in slot {slot}: {got} != {want}")
-                value = spec.get(log, snapshot, slot, key)
-                decoded = None if value is None else spec.decode_value(value)
-                if msgpack.packb(tx.get(slot, user_key)) != msgpack.packb(decoded):
-                    raise Divergence(f"get of {user_key!r} in slot {slot}")
-            for slot in slots:
-                got_keys = sorted(msgpack.packb(k) for k in tx.keys(slot))
-                if got_keys != sorted(spec.keys(log, snapshot, slot)):
-                    raise Divergence(f"keys({slot}) differ")
-            if tx.last_updated() != spec.last_updated(log, snapshot):
-                raise Divergence("last_updated differs")
-        finally:
-            tx.abort()
+        check_index(self.real, self.model.log, self.clock())
+
+
+class Reader:
+    """A store opened read-only on the writer's log file, and its model: a `ModelStore` of
+    the writer's model log as of the reader's opening or last refresh (across a writer's
+    merge, the merged log, in a new generation, so older transactions expire alike)."""
+
+    def __init__(self, path: str | os.PathLike[str], writer: SideBySide) -> None:
+        self.writer = writer
+        self.real = kv.open(path, readonly=True, clock=writer.clock)
+        self.model = ModelStore(writer.clock, writer.model.log)
+        self.merges = writer.merges
+
+    def begin(self) -> TxPair:
+        real, model = outcome(self.real.current), outcome(self.model.current)
+        self.writer.expect("current", (), real, model)
+        return real[1], model[1]
+
+    def refresh(self) -> Outcome:
+        """Refresh the reader; its model now holds the writer's model log."""
+        real = outcome(self.real.refresh)
+        model = outcome(self._refresh_model)
+        self.writer.expect("refresh", (), real, model)
+        return real
+
+    def _refresh_model(self) -> None:
+        if self.model.closed:
+            raise ModelError("StoreClosed")
+        self.model.log = self.writer.model.log
+        if self.merges != self.writer.merges:
+            self.merges = self.writer.merges
+            self.model.generation += 1
+
+    def close(self) -> None:
+        self.real.close()
+        self.model.close()
+
+    def check(self) -> None:
+        """The reader's size and index are those of the log it last read."""
+        length = len(self.model.encoded())
+        if self.real.log_size() != length:
+            raise Divergence(f"a reader's log_size() is {self.real.log_size()}, not {length}")
+        check_index(self.real, self.model.log, self.writer.clock())
+
+
+def check_index(store: kv.KvStore, log: spec.Log, now: int) -> None:
+    """What a fresh transaction of `store` answers is the index the spec derives from `log`."""
+    snapshot = spec.begin(log, now)
+    tx = store.current()
+    try:
+        slots = set()
+        for (slot, key), versions in spec.index(log).items():
+            slots.add(slot)
+            user_key = spec.decode_value(key)
+            got = comparable("versions", tx.versions(slot, user_key))
+            want = comparable("versions", versions)
+            if got != want:
+                raise Divergence(f"versions of {user_key!r} in slot {slot}: {got} != {want}")
+            value = spec.get(log, snapshot, slot, key)
+            decoded = None if value is None else spec.decode_value(value)
+            if msgpack.packb(tx.get(slot, user_key)) != msgpack.packb(decoded):
+                raise Divergence(f"get of {user_key!r} in slot {slot}")
+        for slot in slots:
+            got_keys = sorted(msgpack.packb(k) for k in tx.keys(slot))
+            if got_keys != sorted(spec.keys(log, snapshot, slot)):
+                raise Divergence(f"keys({slot}) differ")
+        if tx.last_updated() != spec.last_updated(log, snapshot):
+            raise Divergence("last_updated differs")
+    finally:
+        tx.abort()

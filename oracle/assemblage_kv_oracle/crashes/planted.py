@@ -61,6 +61,12 @@ class _PassFileSystem:
     def unlock(self, handle: int) -> None:
         self.inner.unlock(handle)
 
+    def open_read(self, path: str) -> int:
+        return self.inner.open_read(path)
+
+    def same_file(self, handle: int, path: str) -> bool:
+        return self.inner.same_file(handle, path)
+
 
 class _NoDirectoryFsyncAfterRename(_PassFileSystem):
     """Forgets the directory fsync that makes a merge's rename durable."""

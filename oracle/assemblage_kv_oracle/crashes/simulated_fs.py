@@ -199,6 +199,19 @@ class SimulatedFileSystem:
         del self._locks[path]
         self.history.append(Operation("unlock", path))
 
+    def open_read(self, path: str) -> int:
+        if path not in self._names:
+            raise FileNotFoundError(errno.ENOENT, "no such file", path)
+        inode = self._names[path]
+        self.history.append(Operation("open_read", path, inode))
+        return self._new_handle(inode)
+
+    def same_file(self, handle: int, path: str) -> bool:
+        inode = self._inode(handle)
+        if path not in self._names:
+            raise FileNotFoundError(errno.ENOENT, "no such file", path)
+        return self._names[path] == inode
+
     def _path_of(self, inode: int) -> str:
         """A current name of the file (for descriptions); '' once it has none."""
         return next((p for p, i in self._names.items() if i == inode), "")

@@ -1,0 +1,123 @@
+"""Read-only opening: any number of readers beside the one writer, with no lock.
+
+The writer only appends to its log, and a merge renames a new file over it, so the bytes
+a reader has read never change under it: a reader needs no lock, sees the log as it was
+when it read it, and catches up by reading what was appended since, or, once the path
+names another file (a merge), that file from the start (`KvStore.refresh`). Nothing here
+creates, writes, truncates or syncs a file, and the log is opened O_RDONLY, so a reader
+works on read-only files in read-only directories.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any, NoReturn
+
+from ._errors import InvalidArgument, ReadOnlyStore, StorageError
+from ._filesystem import FileSystem, OsFileSystem
+from ._transaction import Transaction
+
+
+def _refuse(name: str, what: str) -> NoReturn:
+    raise ReadOnlyStore(
+        f"the store {name!r} was opened read-only, so it cannot {what}: do it through "
+        "the store's one writer (opened without readonly=True)"
+    )
+
+
+class ReadOnlyFileStorage:
+    """The log at `path`, only read: no lock is taken, nothing is written.
+
+    `append`, `truncate`, `sync` and `replace` raise ReadOnlyStore. A missing file is a
+    StorageError: a reader never creates a store.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, file_system: FileSystem | None = None
+    ) -> None:
+        try:
+            name = os.fspath(path)
+        except TypeError:
+            name = None
+        if not isinstance(name, str):
+            raise InvalidArgument(f"path must be a str or os.PathLike[str], not {path!r}")
+        self._name = name
+        self._file_system = file_system if file_system is not None else OsFileSystem()
+        # Resolved as the writer resolves it: a merge renames over the file itself.
+        self._path = os.path.realpath(name)
+        try:
+            self._handle: int | None = self._file_system.open_read(self._path)
+        except FileNotFoundError as error:
+            raise StorageError(
+                f"cannot open {name!r} read-only: there is no store there, and a reader "
+                "never creates one: check the path, or create the store with its writer"
+            ) from error
+        except OSError as error:
+            raise StorageError(f"cannot open {name!r} read-only: {error}") from error
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def _open_handle(self) -> int:
+        if self._handle is None:
+            raise StorageError(f"the storage {self._name!r} is closed")
+        return self._handle
+
+    def size(self) -> int:
+        return self._file_system.size(self._open_handle())
+
+    def read(self, offset: int, length: int) -> bytes:
+        handle = self._open_handle()
+        parts = []
+        while length > 0:
+            part = self._file_system.pread(handle, offset, length)
+            if not part:
+                break
+            parts.append(part)
+            offset += len(part)
+            length -= len(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def append(self, data: bytes) -> None:
+        _refuse(self._name, "append")
+
+    def truncate(self, length: int) -> None:
+        _refuse(self._name, "truncate")
+
+    def sync(self) -> None:
+        _refuse(self._name, "sync")
+
+    def replace(self, chunks: Iterable[bytes]) -> None:
+        _refuse(self._name, "be merged")
+
+    def keep_aside(self, offset: int, data: bytes) -> str:
+        _refuse(self._name, "keep a damaged tail aside")
+
+    def replacement(self) -> ReadOnlyFileStorage | None:
+        """A reader of the file the path names now, if that is no longer the open file
+        (a merge renamed a new log over it); None if it still is."""
+        if self._file_system.same_file(self._open_handle(), self._path):
+            return None
+        return ReadOnlyFileStorage(self._name, file_system=self._file_system)
+
+    def close(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            self._file_system.close(handle)
+
+
+class ReadOnlyTransaction(Transaction):
+    """A transaction of a read-only store: it reads, and refuses `insert` and `remove`
+    at once. Without writes, its commit only checks the snapshot, as any transaction's."""
+
+    def insert(self, slot: int, key: Any, value: Any) -> None:
+        """Refused: the store is read-only (ReadOnlyStore)."""
+        self._check_usable()
+        _refuse(self._store.name, "insert")
+
+    def remove(self, slot: int, key: Any) -> None:
+        """Refused: the store is read-only (ReadOnlyStore)."""
+        self._check_usable()
+        _refuse(self._store.name, "remove")
