@@ -208,8 +208,18 @@ def test_a_reader_never_changes_a_torn_log(written: Path, tail: bytes) -> None:
         assert state(reader) == {"a": 3, "b": 2}
         reader.refresh()
         assert reader.log_size() == expected.valid_length
+        assert reader.recovery is None  # nothing cut, nothing kept aside
     assert written.read_bytes() == before
     assert written.stat().st_mtime_ns == mtime
+    assert not [p for p in written.parent.iterdir() if ".cut-at-" in p.name]
+
+
+def test_a_reader_refuses_a_file_that_is_not_a_store_and_changes_nothing(path: Path) -> None:
+    path.write_text("important notes\n")
+    with pytest.raises(kv.NotAStore):
+        kv.open(path, readonly=True)
+    assert path.read_text() == "important notes\n"
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
 
 
 def test_a_reader_follows_a_writer_that_cuts_a_torn_tail_and_commits(written: Path) -> None:
