@@ -39,6 +39,7 @@ from assemblage_kv_oracle import ModelError, ModelStore, strategies
 from assemblage_kv_oracle.faults import KINDS, FaultyFileSystem, applies
 
 NOW = 1_700_000_000_000
+KEPT_THE_LOG = "the log is as it was and the store still works"
 
 
 def clock() -> int:
@@ -228,6 +229,17 @@ def drive(path: Path, workload: Workload, fs: FaultyFileSystem) -> int:
         except kv.StorageError as error:
             errors += 1
             check_error(error)
+            if KEPT_THE_LOG in str(error):
+                # A merge that failed before its rename: the old log is the log, and the
+                # store goes on with it (the next step checks its answers).
+                assert isinstance(step, Merge) and store is not None
+                model = ModelStore(clock, planned.logs[progress.acked])
+                with fs.paused():
+                    assert store.log_size() == len(path.read_bytes())
+                assert path.read_bytes() == spec.encode_log(model.log)
+                if fs.injected == 1:
+                    assert not Path(f"{path}.merged").exists(), "the merge left its file"
+                continue
             if progress.mutating:
                 assert store is not None and reader is not None
                 check_refuses_work(store, reader, fs)
@@ -247,6 +259,16 @@ def drive(path: Path, workload: Workload, fs: FaultyFileSystem) -> int:
     assert not fs.open_handles, "a failure leaked a file handle"
     verify(path, [model.log], commit=True)
     return errors
+
+
+RELEASE = ["file_id", "path_id", "unlink", "unlock"]
+"""A lock's release: check the handle, check the sidecar's name, unlink it, unlock."""
+
+
+def absorbed(calls: list[str], at: int) -> bool:
+    """Whether call `at` is one a lock's release may fail silently: its checks and the
+    unlink of its sidecar (best effort: a sidecar left behind is harmless)."""
+    return any(calls[start : start + 4] == RELEASE for start in range(at - 3, at))
 
 
 def trace(path: Path, workload: Workload) -> list[str]:
@@ -270,7 +292,10 @@ def sweep(folder: Path, workload: Workload) -> tuple[list[str], int]:
                 try:
                     errors = drive(folder / f"{kind}-{at}-{persistent}.aeon", workload, fs)
                     assert fs.injected >= 1
-                    assert errors >= 1 if persistent else errors == 1, "errors lost or added"
+                    if persistent:
+                        assert errors >= 1, "errors lost"
+                    else:
+                        assert errors == (0 if absorbed(calls, at) else 1), "errors lost or added"
                 except AssertionError as failure:
                     raise AssertionError(
                         f"{kind} fault at call {at} ({operation}), persistent={persistent}: "
@@ -362,10 +387,12 @@ def test_every_fault_at_every_call_with_the_oracles_keys_and_values(
 
 def test_an_open_that_fails_and_then_fails_to_unlock_is_a_storage_error(tmp_path: Path) -> None:
     """Found by the sweep: the unlock's OSError used to escape from FileStorage()."""
-    fs = FaultyFileSystem(kv.OsFileSystem(), "eio", 2, persistent=True)
+    fs = FaultyFileSystem(kv.OsFileSystem(), "eio", 5, persistent=True)
     with pytest.raises(kv.StorageError, match="cannot open"):
         kv.FileStorage(tmp_path / "store.aeon", file_system=fs)
-    assert fs.calls == ["lock", "open_log", "unlock"]
+    # The directory check, the lock and its check, the open, the release (its checks fail).
+    opening = ["path_id", "lock", "file_id", "path_id", "open_log"]
+    assert fs.calls == [*opening, "file_id", "path_id", "unlock"]
     assert not fs.open_handles
     kv.open(tmp_path / "store.aeon").close()  # nothing holds the lock
 

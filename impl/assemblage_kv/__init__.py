@@ -23,7 +23,7 @@ from ._errors import (
     TransactionConflict,
 )
 from ._filestorage import FileStorage
-from ._filesystem import FileSystem, OsFileSystem
+from ._filesystem import FileId, FileSystem, OsFileSystem
 from ._index import Version
 from ._storage import MemoryStorage, Storage
 from ._store import KvStore, open, open_memory
@@ -32,6 +32,7 @@ from ._transaction import Transaction
 __all__ = [
     "Clock",
     "CorruptStore",
+    "FileId",
     "FileStorage",
     "FileSystem",
     "InvalidArgument",

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Protocol
+import stat
+from typing import NamedTuple, Protocol
 
 try:
     import fcntl
@@ -18,6 +19,14 @@ except ImportError:  # Pyodide, Windows: no inter-process lock, only the in-proc
 
 _BINARY = getattr(os, "O_BINARY", 0)
 _MODE = 0o666
+
+
+class FileId(NamedTuple):
+    """Which file a name or a handle stands for: equal ids, the same file."""
+
+    device: int
+    inode: int
+    is_directory: bool = False
 
 
 class FileSystem(Protocol):
@@ -73,6 +82,14 @@ class FileSystem(Protocol):
 
     def unlock(self, handle: int) -> None:
         """Release a lock taken with `lock`."""
+        ...
+
+    def file_id(self, handle: int) -> FileId:
+        """Which file the handle (of `open_log`, `create` or `lock`) is open on."""
+        ...
+
+    def path_id(self, path: str) -> FileId | None:
+        """Which file or directory `path` names now; None if it names nothing."""
         ...
 
 
@@ -142,3 +159,14 @@ class OsFileSystem:
                 fcntl.flock(handle, fcntl.LOCK_UN)
         finally:
             os.close(handle)
+
+    def file_id(self, handle: int) -> FileId:
+        status = os.fstat(handle)
+        return FileId(status.st_dev, status.st_ino, stat.S_ISDIR(status.st_mode))
+
+    def path_id(self, path: str) -> FileId | None:
+        try:
+            status = os.stat(path)
+        except FileNotFoundError:
+            return None
+        return FileId(status.st_dev, status.st_ino, stat.S_ISDIR(status.st_mode))

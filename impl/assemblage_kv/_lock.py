@@ -3,19 +3,28 @@
 Two guards: a registry of the paths open in this process, and an exclusive flock on
 the sidecar file `PATH.lock` against other processes. The sidecar, not the log, is
 locked because a merge renames a new file over the log, and a lock on the old file
-would not carry over. The sidecar stays on disk: removing it could let two openers
-lock two different files of the same name.
+would not carry over.
+
+The sidecar is removed when the lock is released, so a failed open or a closed store
+leaves none behind. That is safe because every opener, once its flock succeeds,
+checks that `PATH.lock` still names the file it locked, and starts again if not: an
+opener that locked a sidecar just unlinked by its holder gives it up, so two openers
+never hold two files of the same name.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import threading
 
 from ._errors import StoreLocked
-from ._filesystem import FileSystem
+from ._filesystem import FileId, FileSystem
 
 _open_paths: set[str] = set()
 _registry_guard = threading.Lock()
+_ATTEMPTS = 10
+"""Sidecars locked and found replaced before giving up with StoreLocked."""
 
 
 class LogLock:
@@ -24,6 +33,8 @@ class LogLock:
     def __init__(self, file_system: FileSystem, path: str) -> None:
         self._file_system = file_system
         self._path = path
+        self._handle: int | None = None
+        self._id: FileId | None = None
         with _registry_guard:
             if path in _open_paths:
                 raise StoreLocked(
@@ -32,26 +43,64 @@ class LogLock:
                 )
             _open_paths.add(path)
         try:
-            self._handle: int | None = file_system.lock(path + ".lock")
+            self._acquire()
         except BlockingIOError:
             self._forget()
             raise StoreLocked(
                 f"the store {path!r} is open in another process: close it there first"
             ) from None
         except BaseException:
+            # Interrupted after the flock, say: give the lock back.
+            with contextlib.suppress(OSError):
+                self.release()
             self._forget()
             raise
+
+    def _acquire(self) -> None:
+        sidecar = self._path + ".lock"
+        for _ in range(_ATTEMPTS):
+            handle = self._file_system.lock(sidecar)
+            try:
+                locked = self._file_system.file_id(handle)
+                if self._file_system.path_id(sidecar) == locked:
+                    self._handle, self._id = handle, locked
+                    return
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    self._file_system.unlock(handle)
+                raise
+            # Its holder unlinked it between our open and our flock: lock the new one.
+            self._file_system.unlock(handle)
+        raise BlockingIOError(errno.EWOULDBLOCK, "the lock file keeps being replaced", sidecar)
 
     def _forget(self) -> None:
         with _registry_guard:
             _open_paths.discard(self._path)
 
     def release(self) -> None:
-        """Let the next opener in; idempotent."""
-        handle, self._handle = self._handle, None
+        """Remove the sidecar and let the next opener in; idempotent, and safe to call
+        again after it was interrupted (it never closes a handle twice)."""
+        handle = self._handle
         if handle is None:
             return
         try:
-            self._file_system.unlock(handle)
-        finally:
-            self._forget()
+            held = self._file_system.file_id(handle) == self._id
+        except OSError as error:
+            # EBADF: an interrupted release already closed it. Otherwise it is ours.
+            held = error.errno != errno.EBADF
+        if held:
+            sidecar = self._path + ".lock"
+            # Only while it is locked, and only the file locked: see the module doc.
+            with contextlib.suppress(OSError):
+                if self._file_system.path_id(sidecar) == self._id:
+                    self._file_system.unlink(sidecar)
+            try:
+                self._file_system.unlock(handle)
+            except OSError:
+                self._released()  # unlock closes the handle even when it fails
+                raise
+        self._released()
+
+    def _released(self) -> None:
+        self._handle = None
+        self._forget()

@@ -62,6 +62,7 @@ class KvStore:
         self._clock = clock
         self._lock = threading.Lock()
         self._closed = False
+        self._released = False
         self._failure: str | None = None
         self._serials = itertools.count(1)
 
@@ -120,15 +121,18 @@ class KvStore:
         self.close()
 
     def close(self) -> None:
-        """Close the store and release its storage (and lock); closing twice is fine."""
+        """Close the store and release its storage (and lock); closing twice is fine,
+        and closing again finishes a close that was interrupted (KeyboardInterrupt)."""
         with self._lock:
-            if self._closed:
+            if self._released:
                 return
             self._closed = True
             try:
                 self._storage.close()
             except OSError as error:
+                self._released = True
                 raise StorageError(f"closing {self.name!r} failed: {error}") from error
+            self._released = True
 
     def log_size(self) -> int:
         """Bytes in the log."""
@@ -153,16 +157,49 @@ class KvStore:
     def merge(self) -> None:
         """Rewrite the log with only the latest version of each key (docs/semantics.md).
 
-        Transactions started before the merge raise SnapshotExpired from then on.
+        Transactions started before the merge raise SnapshotExpired from then on. If it
+        fails before the new log replaced the old one, the store stays usable.
         """
         with self._lock:
             self._check()
             merged = Index(self._index.origin + 1)
+            failed_to_read: list[BaseException] = []
+
+            def chunks() -> Iterator[bytes]:
+                try:
+                    yield from self._merged_log(self._index, merged)
+                except BaseException as error:
+                    failed_to_read.append(error)
+                    raise
+
+            self._failure = self._unknown(f"a merge of {self.name!r} did not finish")
             try:
-                self._storage.replace(self._merged_log(self._index, merged))
-            except (OSError, StorageError) as error:
-                self._fail(f"merging {self.name!r} failed: {error}", error)
+                self._storage.replace(chunks())
+            except BaseException as error:
+                self._merge_failed(error, failed_to_read)
+                raise
             self._index = merged
+            self._failure = None
+
+    def _merge_failed(self, error: BaseException, failed_to_read: list[BaseException]) -> None:
+        """Decide whether the log is still the old one, and raise StorageError for an I/O
+        error; any other error the caller raises as it is."""
+        # The Storage protocol: an OSError from replace(), or an error of the chunks
+        # (reading the old log), means that the old log is still the log.
+        kept = isinstance(error, OSError) or (bool(failed_to_read) and failed_to_read[0] is error)
+        if kept:
+            self._failure = None
+            if isinstance(error, (OSError, StorageError)):
+                raise StorageError(
+                    f"merging {self.name!r} failed: {error}; the log is as it was and the "
+                    "store still works"
+                ) from error
+        elif isinstance(error, StorageError):
+            self._fail(f"merging {self.name!r} failed: {error}", error)
+        else:
+            self._failure = self._unknown(
+                f"a merge of {self.name!r} was interrupted ({type(error).__name__})"
+            )
 
     # The rest serves Transaction; callers must not hold the lock.
 
@@ -268,16 +305,25 @@ class KvStore:
             timestamp = now if latest is None else max(now, latest)
             parts.append(encode_commit(timestamp, crc))
             start = index.length
+            # Set first, cleared last: whatever interrupts the append, the fsync or the
+            # index update (even KeyboardInterrupt), the store then refuses to work.
+            self._failure = self._unknown(f"a commit to {self.name!r} did not finish")
             try:
                 self._storage.append(b"".join(parts))
                 self._storage.sync()
             except (OSError, StorageError) as error:
                 self._fail(f"committing to {self.name!r} failed: {error}", error)
+            except BaseException as error:
+                self._failure = self._unknown(
+                    f"a commit to {self.name!r} was interrupted ({type(error).__name__})"
+                )
+                raise
             index.add(
                 start + offset,
                 timestamp,
                 [(slot, key, start + position, length) for slot, key, position, length in layout],
             )
+            self._failure = None
 
     # Helpers; the caller holds the lock.
 
@@ -292,11 +338,15 @@ class KvStore:
                 "no longer exists: run the transaction again"
             )
 
-    def _fail(self, message: str, cause: BaseException) -> NoReturn:
-        self._failure = (
+    @staticmethod
+    def _unknown(message: str) -> str:
+        return (
             f"{message}; what reached the disk is unknown, so this store refuses all work: "
             "close it and open it again"
         )
+
+    def _fail(self, message: str, cause: BaseException) -> NoReturn:
+        self._failure = self._unknown(message)
         raise StorageError(self._failure) from cause
 
     def _now(self) -> int:

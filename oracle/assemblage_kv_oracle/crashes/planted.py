@@ -59,6 +59,12 @@ class _PassFileSystem:
     def unlock(self, handle: int) -> None:
         self.inner.unlock(handle)
 
+    def file_id(self, handle: int) -> kv.FileId:
+        return self.inner.file_id(handle)
+
+    def path_id(self, path: str) -> kv.FileId | None:
+        return self.inner.path_id(path)
+
 
 class _NoDirectoryFsyncAfterRename(_PassFileSystem):
     """Forgets the directory fsync that makes a merge's rename durable."""
