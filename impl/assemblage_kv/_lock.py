@@ -102,5 +102,6 @@ class LogLock:
         self._released()
 
     def _released(self) -> None:
-        self._handle = None
+        # In this order: until the handle is forgotten, calling release again finishes.
         self._forget()
+        self._handle = None

@@ -17,7 +17,8 @@ The kinds:
 
 Interrupts, as a Ctrl-C delivers them (KeyboardInterrupt), are two more kinds, each for
 every call: ``interrupt`` raises before the call does anything, ``interrupt_after`` once
-it has done all its work (a handle it opened is then lost: `lost_handle`).
+it has done all its work. A handle that an interrupted call opened, or was to close, is
+then lost to its owner (`lost_handle`): a real program leaks it until it exits.
 
 A failing ``fsync`` (of any kind) also cuts the file back to its size at the last
 successful fsync: after a failed writeback the kernel may drop the dirty pages (the
@@ -55,8 +56,7 @@ class FaultyFileSystem:
 
     `calls` names every call in order (the trace of a run), `injected` counts the
     faults raised, and `open_handles` holds the handles not yet closed or unlocked,
-    so a test can tell that a failure leaked none (but `lost_handle`, opened by a call
-    interrupted after its work, which nobody could close).
+    so a test can tell that a failure leaked none (but `lost_handle`, see above).
     """
 
     def __init__(
@@ -179,6 +179,7 @@ class FaultyFileSystem:
     def close(self, handle: int) -> None:
         failing = self._hit("close")
         if failing and self.kind == "interrupt":
+            self.lost_handle = handle  # its owner let go of it before the call
             raise self._error("close")
         self.open_handles.discard(handle)
         self._durable.pop(handle, None)
