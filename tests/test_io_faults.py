@@ -36,10 +36,12 @@ from hypothesis import strategies as st
 import assemblage_kv as kv
 import assemblage_kv_spec as spec
 from assemblage_kv_oracle import ModelError, ModelStore, strategies
-from assemblage_kv_oracle.faults import KINDS, FaultyFileSystem, applies
+from assemblage_kv_oracle.faults import KINDS, FaultKind, FaultyFileSystem, applies
 
 NOW = 1_700_000_000_000
 KEPT_THE_LOG = "the log is as it was and the store still works"
+BEFORE_RENAME = {"pread", "create", "write", "fsync", "rename"}
+"""A merge's calls before its rename: reading the old log, writing and syncing the new."""
 
 
 def clock() -> int:
@@ -229,6 +231,10 @@ def drive(path: Path, workload: Workload, fs: FaultyFileSystem) -> int:
         except kv.StorageError as error:
             errors += 1
             check_error(error)
+            if isinstance(step, Merge) and fs.injected == 1:
+                # The first fault: the merge keeps the store exactly when it came first.
+                before_rename = fs.calls[fs.at - 1] in BEFORE_RENAME
+                assert (KEPT_THE_LOG in str(error)) == before_rename, str(error)
             if KEPT_THE_LOG in str(error):
                 # A merge that failed before its rename: the old log is the log, and the
                 # store goes on with it (the next step checks its answers).
@@ -395,6 +401,69 @@ def test_an_open_that_fails_and_then_fails_to_unlock_is_a_storage_error(tmp_path
     assert fs.calls == [*opening, "file_id", "path_id", "unlock"]
     assert not fs.open_handles
     kv.open(tmp_path / "store.aeon").close()  # nothing holds the lock
+
+
+def two_versions(fs: FaultyFileSystem, path: Path) -> kv.KvStore:
+    store = kv.KvStore.open(kv.FileStorage(path, file_system=fs), clock=clock)
+    for value in (1, 2):
+        perform(store, Commit(((0, "a", value),)), Progress())
+    return store
+
+
+def merge_with_a_fault(path: Path, operation: str, kind: FaultKind) -> kv.KvStore:
+    """A store with two versions of "a", whose merge failed at its first `operation`."""
+    probe = FaultyFileSystem(kv.OsFileSystem())
+    with two_versions(probe, path.with_name("probe.aeon")) as store:
+        start = len(probe.calls)
+        store.merge()
+        calls = probe.calls[start:]
+    fs = FaultyFileSystem(kv.OsFileSystem())
+    store = two_versions(fs, path)
+    fs.kind, fs.at = kind, len(fs.calls) + calls.index(operation) + 1
+    with pytest.raises(kv.StorageError, match="injected") as raised:
+        store.merge()
+    assert fs.injected == 1
+    assert (KEPT_THE_LOG in str(raised.value)) == (operation in BEFORE_RENAME)
+    return store
+
+
+@pytest.mark.parametrize(
+    ("operation", "kind"),
+    [
+        ("create", "eio"),
+        ("create", "enospc"),
+        ("write", "enospc"),
+        ("write", "short_write"),
+        ("fsync", "fsync"),
+        ("rename", "eio"),
+        ("pread", "eio"),
+    ],
+)
+def test_a_merge_that_fails_before_its_rename_keeps_the_store_working(
+    tmp_path: Path, operation: str, kind: FaultKind
+) -> None:
+    """Was: the store refused all work, reads included, though the log was untouched."""
+    path = tmp_path / "store.aeon"
+    store = merge_with_a_fault(path, operation, kind)
+    before = path.read_bytes()
+    assert not Path(f"{path}.merged").exists(), "the merge left its file"
+    assert len(store.current().versions(0, "a")) == 2
+    perform(store, Commit(((0, "b", 3),)), Progress())
+    assert store.log_size() == len(path.read_bytes()) > len(before)
+    store.merge()  # the disk works again
+    assert len(store.current().versions(0, "a")) == 1
+    store.close()
+    verify(path, [ModelStore(clock, spec.recover(path.read_bytes()).log).log], commit=True)
+
+
+def test_a_merge_that_fails_after_its_rename_makes_the_store_refuse_work(tmp_path: Path) -> None:
+    path = tmp_path / "store.aeon"
+    store = merge_with_a_fault(path, "fsync_directory", "fsync")
+    with pytest.raises(kv.StorageError, match="open it again"):
+        store.current()
+    store.close()
+    with kv.open(path, clock=clock) as reopened:
+        assert len(reopened.current().versions(0, "a")) == 1  # the merged log is the log
 
 
 # ---------------------------------------------------------------------------
