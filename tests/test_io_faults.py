@@ -7,8 +7,11 @@ same calls run on the spec's `ModelStore`, which says which logs the disk may ho
 acknowledged ones, plus the one a failing commit or merge was writing. After each run:
 
 - the store raised only `StorageError`s naming the injected fault (no OSError, nothing
-  else), and exactly one per fault when the fault happens once;
-- after a failed commit or merge it refused all work, reads included, until reopened;
+  else), and exactly one per fault when the fault happens once (none when it hits a
+  lock's release, which only tries to remove the lock file);
+- after a failed commit, or a merge that failed after its rename, it refused all work,
+  reads included, until reopened; after a merge that failed before its rename it went
+  on with the old log, which its file still held, and removed the merge's file;
 - no file handle leaked;
 - opening with the plain file system works and finds exactly one of those logs (so an
   acknowledged commit is there, and a failing fsync, which cuts its file back, catches a

@@ -3,8 +3,10 @@
 The lock guards the index, every read of the log (so a merge never runs under a
 read's feet) and the whole commit path: conflict check, one append, one fsync, then
 publishing the new versions. Readers and writers therefore never see a transaction
-that is not durable. After an I/O error during a commit or merge, nobody knows what
-reached the disk, so the store refuses all further work until it is reopened.
+that is not durable. A commit or merge marks the store failed before it touches the log
+and clears the mark once the index matches the file again: after an error or interrupt
+in between nobody knows what reached the disk, so the store refuses all further work
+until it is reopened (docs/persistence.md lists which failures leave it usable).
 """
 
 from __future__ import annotations
