@@ -67,6 +67,8 @@ class KvStore:
         self._released = False
         self._failure: str | None = None
         self._serials = itertools.count(1)
+        # Set while a commit runs, so it costs nothing to format.
+        self._commit_unfinished = self._unknown(f"a commit to {self.name!r} did not finish")
 
     @classmethod
     def open(cls, storage: Storage, *, clock: Clock | None = None) -> KvStore:
@@ -309,7 +311,7 @@ class KvStore:
             start = index.length
             # Set first, cleared last: whatever interrupts the append, the fsync or the
             # index update (even KeyboardInterrupt), the store then refuses to work.
-            self._failure = self._unknown(f"a commit to {self.name!r} did not finish")
+            self._failure = self._commit_unfinished
             try:
                 self._storage.append(b"".join(parts))
                 self._storage.sync()
