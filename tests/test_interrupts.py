@@ -8,7 +8,8 @@ the interrupt itself propagates as it is. Three ways to deliver it:
   (`faults.FaultyFileSystem`, kinds ``interrupt`` and ``interrupt_after``), over the
   workloads of tests/test_io_faults.py;
 - at every line the store's own code executes during one step of a workload (a commit,
-  a conflicting commit, a merge, a reopen: `LineInterrupter`, through sys.settrace);
+  the first of which opens the store, a conflicting commit, a merge, a reopen: close
+  and open; `LineInterrupter`, through sys.settrace);
 - as real SIGINTs, sent to a process that commits in a loop (tests/sigint_writer.py).
 
 After each interrupt (`settle`): if the store still works, its file holds the spec's log
@@ -24,7 +25,7 @@ leaks it until it exits. The harness closes that one handle (a lock's too, else 
 next open would find the store locked) and checks that no other leaked.
 
 INTERRUPT_STRIDE=N runs every Nth line number of the line sweep (default 3; 1 runs them
-all, about 25 s); INTERRUPT_SIGNALS sets how many SIGINTs to send (default 200).
+all, about 40 s); INTERRUPT_SIGNALS sets how many SIGINTs to send (default 200).
 """
 
 from __future__ import annotations
@@ -145,16 +146,17 @@ class LineInterrupter:
 
 CLOSING = {"_filestorage.py:close", "_filestorage.py:replace", "_filesystem.py:close"}
 """Where a handle is let go of before it is closed: an interrupt there leaks it (as
-`lost_handle` does for a file call), and the process closes it when it exits."""
+`lost` does for a file call), and the process closes it when it exits."""
 
 
 def release_lost(fs: FaultyFileSystem) -> None:
     """Close the one handle an interrupted call lost (see above)."""
-    handle, fs.lost_handle = fs.lost_handle, None
-    if handle is None:
+    lost, fs.lost = fs.lost, None
+    if lost is None:
         return
+    operation, handle = lost
     fs.open_handles.discard(handle)
-    if fs.calls[fs.at - 1] == "lock":
+    if operation == "lock":
         fs.inner.unlock(handle)
     else:
         fs.inner.close(handle)
@@ -210,20 +212,15 @@ def drive(
         expected = perform(model, step, planned)
         progress = Progress()
         reader = closing = None
-        # A traced Reopen is traced while it closes, any other step once the store is open.
-        traced_here = lines if lines is not None and number == traced else None
         try:
-            if isinstance(step, Reopen) and store is not None:
-                closing, store = store, None
-                with traced_here or contextlib.nullcontext():
+            with lines if lines is not None and number == traced else contextlib.nullcontext():
+                if isinstance(step, Reopen) and store is not None:
+                    closing, store = store, None
                     closing.close()
-                closing = None
-            if store is None:
-                store = kv.KvStore.open(kv.FileStorage(path, file_system=fs), clock=clock)
-            reader = store.current()
-            with (
-                traced_here if not isinstance(step, Reopen) else None
-            ) or contextlib.nullcontext():
+                    closing = None
+                if store is None:
+                    store = kv.KvStore.open(kv.FileStorage(path, file_system=fs), clock=clock)
+                reader = store.current()
                 assert perform(store, step, progress) == expected
         except KeyboardInterrupt:
             interrupts += 1
@@ -270,7 +267,8 @@ def test_an_interrupt_at_every_file_call(tmp_path: Path, workload: Workload) -> 
 
 
 TRACED = [number for number, step in enumerate(FIXED.steps) if not isinstance(step, Read)]
-"""The steps of FIXED that change the log, and the reopen (traced while it closes)."""
+"""The steps of FIXED that change the log or open it: commits (the first opens the store
+too), a conflict, a merge, a reopen."""
 
 
 @pytest.mark.parametrize("traced", TRACED, ids=[type(FIXED.steps[n]).__name__ for n in TRACED])

@@ -144,13 +144,13 @@ class OsFileSystem:
 
     def lock(self, path: str) -> int:
         handle = os.open(path, os.O_RDWR | os.O_CREAT | _BINARY, _MODE)
-        if fcntl is not None:
-            try:
+        try:
+            if fcntl is not None:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BaseException:
-                os.close(handle)
-                raise
-        return handle
+            return handle
+        except BaseException:
+            os.close(handle)
+            raise
 
     def unlock(self, handle: int) -> None:
         # Closing releases the lock anyway, so the handle is closed even if unlocking fails.

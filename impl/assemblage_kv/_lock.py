@@ -59,18 +59,23 @@ class LogLock:
     def _acquire(self) -> None:
         sidecar = self._path + ".lock"
         for _ in range(_ATTEMPTS):
-            handle = self._file_system.lock(sidecar)
+            taken: list[int] = []
             try:
-                locked = self._file_system.file_id(handle)
+                # Not `handle = lock(...)`: CPython raises a pending KeyboardInterrupt as
+                # a call returns, before the result is stored, and the lock would be
+                # lost. list.extend keeps the handle before any Python code runs.
+                taken.extend(map(self._file_system.lock, [sidecar]))
+                locked = self._file_system.file_id(taken[0])
                 if self._file_system.path_id(sidecar) == locked:
-                    self._handle, self._id = handle, locked
+                    self._handle, self._id = taken[0], locked
                     return
             except BaseException:
-                with contextlib.suppress(OSError):
-                    self._file_system.unlock(handle)
+                if taken:
+                    with contextlib.suppress(OSError):
+                        self._file_system.unlock(taken[0])
                 raise
             # Its holder unlinked it between our open and our flock: lock the new one.
-            self._file_system.unlock(handle)
+            self._file_system.unlock(taken[0])
         raise BlockingIOError(errno.EWOULDBLOCK, "the lock file keeps being replaced", sidecar)
 
     def _forget(self) -> None:

@@ -76,8 +76,17 @@ class KvStore:
 
         A torn tail (an interrupted commit) is cut off and the cut made durable. If a
         valid transaction follows damaged data, CorruptStore is raised and nothing is
-        written. On any error the storage is closed.
+        written. On any error (KeyboardInterrupt too) the storage is closed.
         """
+        try:
+            return cls._recover(storage, clock)
+        except BaseException:
+            if isinstance(storage, Storage):  # else it is not a storage to close
+                _close_quietly(storage)
+            raise
+
+    @classmethod
+    def _recover(cls, storage: Storage, clock: Clock | None) -> KvStore:
         if not isinstance(storage, Storage):
             raise InvalidArgument(f"storage must implement the Storage protocol, not {storage!r}")
         index = Index(origin=0)
@@ -98,11 +107,7 @@ class KvStore:
                 storage.truncate(end)
                 storage.sync()
         except OSError as error:
-            _close_quietly(storage)
             raise StorageError(f"cannot open {storage.name!r}: {error}") from error
-        except BaseException:
-            _close_quietly(storage)
-            raise
         return cls(storage, index, wall_clock if clock is None else clock)
 
     @property

@@ -18,7 +18,8 @@ The kinds:
 Interrupts, as a Ctrl-C delivers them (KeyboardInterrupt), are two more kinds, each for
 every call: ``interrupt`` raises before the call does anything, ``interrupt_after`` once
 it has done all its work. A handle that an interrupted call opened, or was to close, is
-then lost to its owner (`lost_handle`): a real program leaks it until it exits.
+then lost to its owner (`lost`: the call's name and the handle): a real program leaks
+it until it exits.
 
 A failing ``fsync`` (of any kind) also cuts the file back to its size at the last
 successful fsync: after a failed writeback the kernel may drop the dirty pages (the
@@ -56,7 +57,7 @@ class FaultyFileSystem:
 
     `calls` names every call in order (the trace of a run), `injected` counts the
     faults raised, and `open_handles` holds the handles not yet closed or unlocked,
-    so a test can tell that a failure leaked none (but `lost_handle`, see above).
+    so a test can tell that a failure leaked none (but `lost`, see above).
     """
 
     def __init__(
@@ -69,7 +70,7 @@ class FaultyFileSystem:
         self.calls: list[str] = []
         self.injected = 0
         self.open_handles: set[int] = set()
-        self.lost_handle: int | None = None
+        self.lost: tuple[str, int] | None = None
         self._durable: dict[int, int] = {}
         self._paused = False
 
@@ -114,7 +115,7 @@ class FaultyFileSystem:
 
     def _opened(self, handle: int, after: bool, operation: str) -> int:
         if after:
-            self.lost_handle = handle
+            self.lost = (operation, handle)
             raise self._error(operation)
         return handle
 
@@ -122,7 +123,11 @@ class FaultyFileSystem:
         after = self._before("open_log")
         handle = self.inner.open_log(path)
         self.open_handles.add(handle)
-        self._durable[handle] = self.inner.size(handle)
+        try:
+            self._durable[handle] = self.inner.size(handle)
+        except BaseException:  # interrupted: the store never gets the handle
+            self.lost = ("open_log", handle)
+            raise
         return self._opened(handle, after, "open_log")
 
     def create(self, path: str) -> int:
@@ -179,7 +184,7 @@ class FaultyFileSystem:
     def close(self, handle: int) -> None:
         failing = self._hit("close")
         if failing and self.kind == "interrupt":
-            self.lost_handle = handle  # its owner let go of it before the call
+            self.lost = ("close", handle)  # its owner let go of it before the call
             raise self._error("close")
         self.open_handles.discard(handle)
         self._durable.pop(handle, None)
