@@ -122,7 +122,7 @@ def test_a_missing_directory_is_named_and_nothing_is_created(tmp_path: Path) -> 
 
 def test_a_file_where_a_directory_should_be_is_named(tmp_path: Path) -> None:
     (tmp_path / "file").write_bytes(b"")
-    with pytest.raises(kv.StorageError, match=r"the directory '.*file' is not one"):
+    with pytest.raises(kv.StorageError, match=r"'.*file' is not a directory"):
         kv.open(tmp_path / "file" / "x.aeon")
     assert [entry.name for entry in tmp_path.iterdir()] == ["file"]
 

@@ -67,10 +67,12 @@ class FileStorage:
             return LogLock(self._file_system, self._path)
         except (FileNotFoundError, NotADirectoryError) as error:
             folder = os.path.dirname(name) or "."
-            problem = "does not exist" if isinstance(error, FileNotFoundError) else "is not one"
-            raise StorageError(
-                f"cannot open {name!r}: the directory {folder!r} {problem}; create it first"
-            ) from error
+            problem = (
+                f"the directory {folder!r} does not exist; create it first"
+                if isinstance(error, FileNotFoundError)
+                else f"{folder!r} is not a directory (a file is in its place)"
+            )
+            raise StorageError(f"cannot open {name!r}: {problem}") from error
         except OSError as error:
             raise StorageError(f"cannot lock {name!r}: {error}") from error
 
