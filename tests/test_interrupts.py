@@ -25,7 +25,9 @@ leaks it until it exits. The harness closes that one handle (a lock's too, else 
 next open would find the store locked) and checks that no other leaked.
 
 INTERRUPT_STRIDE=N runs every Nth line number of the line sweep (default 3; 1 runs them
-all, about 40 s); INTERRUPT_SIGNALS sets how many SIGINTs to send (default 200).
+all, about 40 s); INTERRUPT_SIGNALS sets how many SIGINTs to send (default 200);
+INTERRUPT_EXAMPLES how many workloads of the oracle's keys and values get the file-call
+sweep (default 2).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from types import CodeType, FrameType
 from typing import Any
 
 import pytest
+from hypothesis import Phase, given, settings
 from sigint_writer import KEYS, MARKS
 from test_io_faults import (
     BIG,
@@ -59,6 +62,7 @@ from test_io_faults import (
     clock,
     perform,
     verify,
+    workloads,
 )
 
 import assemblage_kv as kv
@@ -264,6 +268,25 @@ def test_an_interrupt_at_every_file_call(tmp_path: Path, workload: Workload) -> 
                 assert drive(tmp_path / f"{kind}-{at}.aeon", workload, fs) == 1
             except AssertionError as failure:
                 raise AssertionError(f"{kind} at call {at} ({operation}): {failure}") from failure
+
+
+@settings(
+    max_examples=int(os.environ.get("INTERRUPT_EXAMPLES", "2")),
+    derandomize=True,
+    database=None,
+    deadline=None,
+    phases=[Phase.generate],  # an example is a whole sweep: shrinking would rerun it for long
+)
+@given(workloads())
+def test_an_interrupt_at_every_file_call_with_the_oracles_keys_and_values(
+    tmp_path_factory: pytest.TempPathFactory, workload: Workload
+) -> None:
+    folder = tmp_path_factory.mktemp("interrupts")
+    calls = calls_of(folder / "clean.aeon", workload)
+    for kind in INTERRUPTS:
+        for at in range(1, len(calls) + 1):
+            fs = FaultyFileSystem(kv.OsFileSystem(), kind, at)
+            assert drive(folder / f"{kind}-{at}.aeon", workload, fs) == 1, (kind, at)
 
 
 TRACED = [number for number, step in enumerate(FIXED.steps) if not isinstance(step, Read)]
