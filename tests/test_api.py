@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -110,6 +111,96 @@ def test_second_opener_is_locked_out_until_close(path: Path) -> None:
     kv.open(str(path)).close()
 
 
+# --- bad paths and the lock file ----------------------------------------------------------
+
+
+def test_a_missing_directory_is_named_and_nothing_is_created(tmp_path: Path) -> None:
+    with pytest.raises(kv.StorageError, match=r"the directory '.*nodir' does not exist"):
+        kv.open(tmp_path / "nodir" / "x.aeon")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_where_a_directory_should_be_is_named(tmp_path: Path) -> None:
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(kv.StorageError, match=r"'.*file' is not a directory"):
+        kv.open(tmp_path / "file" / "x.aeon")
+    assert [entry.name for entry in tmp_path.iterdir()] == ["file"]
+
+
+def test_an_empty_path_is_refused_and_nothing_is_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inside = tmp_path / "inside"
+    inside.mkdir()
+    monkeypatch.chdir(inside)
+    with pytest.raises(kv.InvalidArgument, match="path is empty"):
+        kv.open("")
+    assert [entry.name for entry in tmp_path.iterdir()] == ["inside"]
+    assert list(inside.iterdir()) == []
+
+
+def test_a_directory_given_as_the_store_is_named_and_nothing_is_created(tmp_path: Path) -> None:
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    with pytest.raises(kv.StorageError, match="it is a directory"):
+        kv.open(folder)
+    assert [entry.name for entry in tmp_path.iterdir()] == ["folder"]
+
+
+def test_no_lock_file_stays_after_close_or_a_failed_open(tmp_path: Path) -> None:
+    path = tmp_path / "store.aeon"
+    with kv.open(path) as store:
+        assert Path(f"{path}.lock").exists()
+        commit(store, (0, "a", 1))
+        commit(store, (0, "b", 2))
+    assert [entry.name for entry in tmp_path.iterdir()] == ["store.aeon"]
+    data = bytearray(path.read_bytes())
+    data[3] ^= 0x40  # damage the first of two transactions
+    path.write_bytes(data)
+    with pytest.raises(kv.CorruptStore):
+        kv.open(path)
+    assert [entry.name for entry in tmp_path.iterdir()] == ["store.aeon"]
+
+
+class SidecarSwapper(kv.OsFileSystem):
+    """Between an opener's open of the lock file and its flock, the holder releases the
+    store and removes the file (`swaps` times), as a closing store does: the opener
+    locks an unlinked file."""
+
+    def __init__(self, swaps: int) -> None:
+        self.swaps = swaps
+        self.locked: list[int] = []
+
+    def lock(self, path: str) -> int:
+        handle = super().lock(path)
+        if self.swaps > 0:
+            self.swaps -= 1
+            os.unlink(path)
+            Path(path).touch()  # the next opener's new lock file
+        self.locked.append(handle)
+        return handle
+
+
+def test_an_opener_that_locked_a_removed_lock_file_locks_the_new_one(tmp_path: Path) -> None:
+    path = tmp_path / "store.aeon"
+    file_system = SidecarSwapper(swaps=2)
+    with kv.KvStore.open(kv.FileStorage(path, file_system=file_system)):
+        held = file_system.locked[-1]
+        assert len(file_system.locked) == 3
+        assert file_system.file_id(held) == file_system.path_id(f"{path}.lock")
+        with pytest.raises(BlockingIOError):  # what another opener meets: it is locked
+            kv.OsFileSystem().lock(f"{path}.lock")
+
+
+def test_an_opener_that_never_holds_the_named_lock_file_gives_up(tmp_path: Path) -> None:
+    path = tmp_path / "store.aeon"
+    file_system = SidecarSwapper(swaps=1000)
+    with pytest.raises(kv.StoreLocked, match="another process"):
+        kv.FileStorage(path, file_system=file_system)
+    assert 1 < len(file_system.locked) < 100
+    kv.open(path).close()  # every handle was released
+
+
 # --- reads ---------------------------------------------------------------------------------
 
 
@@ -125,9 +216,25 @@ def test_reads_of_absent_keys_return_the_default(store: kv.KvStore) -> None:
 
 def test_values_round_trip_and_tuples_come_back_as_lists(store: kv.KvStore) -> None:
     values = [
-        None, True, False, 0, -1, 2**64 - 1, -(2**63), 1.5, -0.0, "", "ünïcødé ✓", b"",
-        b"\x00\xff", [], (1, "two", 3.0), {"a": [1, {"b": None}]}, {1: 2, b"k": "v"},
-        [[[]]], "x" * 70_000,
+        None,
+        True,
+        False,
+        0,
+        -1,
+        2**64 - 1,
+        -(2**63),
+        1.5,
+        -0.0,
+        "",
+        "ünïcødé ✓",
+        b"",
+        b"\x00\xff",
+        [],
+        (1, "two", 3.0),
+        {"a": [1, {"b": None}]},
+        {1: 2, b"k": "v"},
+        [[[]]],
+        "x" * 70_000,
     ]
     commit(store, *((0, i, value) for i, value in enumerate(values)))
     tx = store.current()
@@ -178,8 +285,10 @@ def test_versions_oldest_first_with_removals_and_get_unremoved(
     tx = store.current()
     versions = tx.versions(0, "a")
     assert [(v.timestamp, v.is_removed, v.is_committed) for v in versions] == [
-        (stamps[0], False, True), (stamps[1], False, True),
-        (stamps[2], True, True), (stamps[3], False, True),
+        (stamps[0], False, True),
+        (stamps[1], False, True),
+        (stamps[2], True, True),
+        (stamps[3], False, True),
     ]
     assert [tx.get_version(0, "a", v, MISSING) for v in versions] == [1, 2, MISSING, 4]
     with store.current() as tx2:
@@ -207,7 +316,8 @@ def test_own_writes_are_seen_as_an_uncommitted_last_version(
     assert tx.get(0, "k") == "new"
     versions = tx.versions(0, "k")
     assert [(v.is_committed, v.timestamp) for v in versions] == [
-        (True, clock.now - 5), (False, clock.now)
+        (True, clock.now - 5),
+        (False, clock.now),
     ]
     assert tx.get_version(0, "k", versions[-1]) == "new"
     assert sorted(tx.keys(0)) == ["fresh", "k"]  # defect 6: keys sees own writes
@@ -335,9 +445,15 @@ def test_a_finished_transaction_refuses_everything(store: kv.KvStore, finish: st
     else:
         getattr(tx, finish)()
     calls = [
-        lambda: tx.get(0, "k"), lambda: tx.get_unremoved(0, "k"), lambda: tx.versions(0, "k"),
-        lambda: tx.keys(0), tx.last_updated, lambda: tx.insert(0, "k", 2),
-        lambda: tx.remove(0, "k"), tx.commit, tx.abort,
+        lambda: tx.get(0, "k"),
+        lambda: tx.get_unremoved(0, "k"),
+        lambda: tx.versions(0, "k"),
+        lambda: tx.keys(0),
+        tx.last_updated,
+        lambda: tx.insert(0, "k", 2),
+        lambda: tx.remove(0, "k"),
+        tx.commit,
+        tx.abort,
     ]
     for call in calls:
         with pytest.raises(kv.TransactionClosed):
@@ -418,8 +534,10 @@ def test_conflict_is_checked_against_commits_not_timestamps(
 def test_bad_slots_are_refused(store: kv.KvStore, slot: object) -> None:
     tx = store.current()
     for call in (
-        lambda: tx.insert(slot, "k", 1), lambda: tx.get(slot, "k"),  # type: ignore[arg-type]
-        lambda: tx.remove(slot, "k"), lambda: tx.keys(slot),  # type: ignore[arg-type]
+        lambda: tx.insert(slot, "k", 1),
+        lambda: tx.get(slot, "k"),  # type: ignore[arg-type]
+        lambda: tx.remove(slot, "k"),
+        lambda: tx.keys(slot),  # type: ignore[arg-type]
     ):
         with pytest.raises(kv.InvalidArgument):
             call()
@@ -449,8 +567,15 @@ def test_values_and_keys_msgpack_cannot_round_trip_are_refused(
 def test_invalid_argument_is_a_value_error_and_a_kv_error() -> None:
     assert issubclass(kv.InvalidArgument, ValueError)
     for error in (
-        kv.TransactionConflict, kv.SnapshotExpired, kv.TransactionClosed, kv.StoreClosed,
-        kv.StoreLocked, kv.CorruptStore, kv.LimitExceeded, kv.InvalidArgument, kv.StorageError,
+        kv.TransactionConflict,
+        kv.SnapshotExpired,
+        kv.TransactionClosed,
+        kv.StoreClosed,
+        kv.StoreLocked,
+        kv.CorruptStore,
+        kv.LimitExceeded,
+        kv.InvalidArgument,
+        kv.StorageError,
     ):
         assert issubclass(error, kv.KvError)
     assert issubclass(kv.SnapshotExpired, kv.TransactionConflict)
@@ -529,8 +654,11 @@ def test_snapshots_from_before_a_merge_expire_instead_of_reading_old_offsets(
     writer.insert(0, "w", 1)
     store.merge()
     for call in (
-        lambda: old.get(0, "k"), lambda: old.versions(0, "k"), lambda: old.keys(0),
-        lambda: old.get_version(0, "k", versions[0]), writer.commit,
+        lambda: old.get(0, "k"),
+        lambda: old.versions(0, "k"),
+        lambda: old.keys(0),
+        lambda: old.get_version(0, "k", versions[0]),
+        writer.commit,
     ):
         with pytest.raises(kv.SnapshotExpired):
             call()

@@ -693,9 +693,9 @@ def _failing_fsync(code: int) -> object:
 def test_the_lock_file_has_the_permissions_of_a_new_log(tmp_path: Path) -> None:
     """Kills _filesystem OsFileSystem.lock mutant 7 (os.open without a mode: 0o777)."""
     path = tmp_path / "store.aeon"
-    kv.open(path).close()
-    lock = tmp_path / "store.aeon.lock"
-    assert stat.S_IMODE(lock.stat().st_mode) == stat.S_IMODE(path.stat().st_mode)
+    with kv.open(path):  # closing removes the lock file
+        lock = tmp_path / "store.aeon.lock"
+        assert stat.S_IMODE(lock.stat().st_mode) == stat.S_IMODE(path.stat().st_mode)
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts handles in /proc")

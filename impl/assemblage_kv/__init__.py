@@ -31,7 +31,7 @@ from ._errors import (
     WrongThread,
 )
 from ._filestorage import FileStorage
-from ._filesystem import FileSystem, OsFileSystem
+from ._filesystem import FileId, FileSystem, OsFileSystem
 from ._index import Version
 from ._readonly import ReadOnlyFileStorage
 from ._recovery import CutTail
@@ -43,6 +43,7 @@ __all__ = [
     "Clock",
     "CorruptStore",
     "CutTail",
+    "FileId",
     "FileStorage",
     "FileSystem",
     "InvalidArgument",

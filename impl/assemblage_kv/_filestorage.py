@@ -34,31 +34,50 @@ class FileStorage:
             name = None
         if not isinstance(name, str):
             raise InvalidArgument(f"path must be a str or os.PathLike[str], not {path!r}")
+        if not name:
+            raise InvalidArgument("path is empty: give the path of the store's file")
         self._name = name
         self._file_system = file_system if file_system is not None else OsFileSystem()
         # The resolved path: every name of one file shares a lock, and a merge renames
         # over the file itself, not over a symbolic link to it.
         self._path = os.path.realpath(name)
+        self._handle: int | None = None
+        self._lock = self._locked()
         try:
-            self._lock = LogLock(self._file_system, self._path)
-        except OSError as error:
-            raise StorageError(f"cannot lock {name!r}: {error}") from error
-        try:
-            self._handle: int | None = self._file_system.open_log(self._path)
-        except OSError as error:
-            # The open's error is the one to report; a failing unlock must not hide it.
-            with contextlib.suppress(OSError):
-                self._lock.release()
-            raise StorageError(f"cannot open {name!r}: {error}") from error
-        try:
+            self._handle = self._file_system.open_log(self._path)
             # The log may have just been created (here, or by an opener that crashed):
             # its name is durable only once its directory is, and a commit's fsync does
             # not cover the directory, so without this a first commit could vanish.
             self._file_system.fsync_directory(os.path.dirname(self._path))
-        except OSError as error:
+        except BaseException as error:
+            # The open's error is the one to report; a failing close must not hide it.
             with contextlib.suppress(OSError):
                 self.close()
-            raise StorageError(f"cannot open {name!r}: {error}") from error
+            if isinstance(error, OSError):
+                raise StorageError(f"cannot open {name!r}: {error}") from error
+            raise
+
+    def _locked(self) -> LogLock:
+        """Lock the log, after checking what its path names, so a bad path creates nothing."""
+        name = self._name
+        try:
+            found = self._file_system.path_id(self._path)
+            if found is not None and found.is_directory:
+                raise StorageError(
+                    f"cannot open {name!r}: it is a directory; give the path of the "
+                    "store's file (in that directory, say)"
+                )
+            return LogLock(self._file_system, self._path)
+        except (FileNotFoundError, NotADirectoryError) as error:
+            folder = os.path.dirname(name) or "."
+            problem = (
+                f"the directory {folder!r} does not exist; create it first"
+                if isinstance(error, FileNotFoundError)
+                else f"{folder!r} is not a directory (a file is in its place)"
+            )
+            raise StorageError(f"cannot open {name!r}: {problem}") from error
+        except OSError as error:
+            raise StorageError(f"cannot lock {name!r}: {error}") from error
 
     @property
     def name(self) -> str:
@@ -94,6 +113,11 @@ class FileStorage:
         self._file_system.fsync(self._open_handle())
 
     def replace(self, chunks: Iterable[bytes]) -> None:
+        """Write `PATH.merged`, fsync it, rename it over the log, fsync the directory.
+
+        An OSError means the old log is still the log (the new file is removed, best
+        effort); a StorageError, that the new log took its place but may not be durable.
+        """
         old = self._open_handle()
         file_system = self._file_system
         merged = self._path + ".merged"
@@ -107,16 +131,38 @@ class FileStorage:
                     buffer.clear()
             file_system.write(handle, bytes(buffer))
             file_system.fsync(handle)
-            file_system.rename(merged, self._path)
+            try:
+                file_system.rename(merged, self._path)
+            except OSError as error:
+                self._check_not_renamed(old, error)
+                raise
         except BaseException:
-            file_system.close(handle)
+            with contextlib.suppress(OSError):
+                file_system.close(handle)
             # Best effort: a leftover is emptied by the next merge anyway.
             with contextlib.suppress(OSError):
                 file_system.unlink(merged)
             raise
         self._handle = handle
-        file_system.close(old)
-        file_system.fsync_directory(os.path.dirname(self._path))
+        try:
+            file_system.close(old)
+            file_system.fsync_directory(os.path.dirname(self._path))
+        except OSError as error:
+            raise StorageError(
+                f"the merged log replaced {self._name!r}, but making that durable failed: {error}"
+            ) from error
+
+    def _check_not_renamed(self, old: int, error: OSError) -> None:
+        """After a failed rename: is the old log still the log? StorageError if unknown."""
+        try:
+            if self._file_system.path_id(self._path) == self._file_system.file_id(old):
+                return
+        except OSError:
+            pass
+        raise StorageError(
+            f"renaming the merged log over {self._name!r} failed ({error}), and it is "
+            "unknown which file is the log now"
+        ) from error
 
     def __del__(self) -> None:
         # A store dropped without close() releases its lock and file here.
@@ -155,10 +201,11 @@ class FileStorage:
         return kept
 
     def close(self) -> None:
+        """Close the log and release the lock; calling it again finishes a close that
+        was interrupted (the log's handle may then stay open until the process ends)."""
         handle, self._handle = self._handle, None
-        if handle is None:
-            return
         try:
-            self._file_system.close(handle)
+            if handle is not None:
+                self._file_system.close(handle)
         finally:
             self._lock.release()

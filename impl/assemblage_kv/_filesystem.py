@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import sys
 import threading
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 try:
     import fcntl
@@ -58,6 +59,14 @@ else:
 
     def _unlock(handle: int) -> None:
         pass
+
+
+class FileId(NamedTuple):
+    """Which file a name or a handle stands for: equal ids, the same file."""
+
+    device: int
+    inode: int
+    is_directory: bool = False
 
 
 class FileSystem(Protocol):
@@ -119,8 +128,12 @@ class FileSystem(Protocol):
         """Open an existing `path` for reading only (a reader); never creates it."""
         ...
 
-    def same_file(self, handle: int, path: str) -> bool:
-        """Does `path` still name the file open as `handle` (not one renamed over it)?"""
+    def file_id(self, handle: int) -> FileId:
+        """Which file the handle (of `open_log`, `create` or `lock`) is open on."""
+        ...
+
+    def path_id(self, path: str) -> FileId | None:
+        """Which file or directory `path` names now; None if it names nothing."""
         ...
 
 
@@ -194,10 +207,10 @@ class OsFileSystem:
         handle = os.open(path, os.O_RDWR | os.O_CREAT | _BINARY, _MODE)
         try:
             _lock_exclusively(handle)
+            return handle  # inside: an interrupt on the way out must not leak the lock
         except BaseException:
             os.close(handle)
             raise
-        return handle
 
     def unlock(self, handle: int) -> None:
         # Closing releases the lock anyway, so the handle is closed even if unlocking fails.
@@ -209,8 +222,16 @@ class OsFileSystem:
     def open_read(self, path: str) -> int:
         return os.open(path, os.O_RDONLY | _BINARY)
 
-    def same_file(self, handle: int, path: str) -> bool:
-        return os.path.samestat(os.fstat(handle), os.stat(path))
+    def file_id(self, handle: int) -> FileId:
+        status = os.fstat(handle)
+        return FileId(status.st_dev, status.st_ino, stat.S_ISDIR(status.st_mode))
+
+    def path_id(self, path: str) -> FileId | None:
+        try:
+            status = os.stat(path)
+        except FileNotFoundError:
+            return None
+        return FileId(status.st_dev, status.st_ino, stat.S_ISDIR(status.st_mode))
 
 
 def _write_all(handle: int, data: bytes) -> None:

@@ -98,7 +98,8 @@ class ReadOnlyFileStorage:
     def replacement(self) -> ReadOnlyFileStorage | None:
         """A reader of the file the path names now, if that is no longer the open file
         (a merge renamed a new log over it); None if it still is."""
-        if self._file_system.same_file(self._open_handle(), self._path):
+        file_system = self._file_system
+        if file_system.path_id(self._path) == file_system.file_id(self._open_handle()):
             return None
         return ReadOnlyFileStorage(self._name, file_system=self._file_system)
 

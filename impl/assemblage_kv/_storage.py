@@ -54,7 +54,9 @@ class Storage(Protocol):
     def replace(self, chunks: Iterable[bytes]) -> None:
         """Atomically and durably replace the whole log by the concatenated chunks.
 
-        If this raises, the old log must still be the log.
+        If this raises OSError, or the chunks' own error, the old log must still be the
+        log (the store stays usable). If the new log may have taken its place, raise
+        StorageError (the store then refuses all work until it is reopened).
         """
         ...
 

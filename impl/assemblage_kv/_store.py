@@ -3,8 +3,10 @@
 The lock guards the index, every read of the log (so a merge never runs under a
 read's feet) and the whole commit path: conflict check, one append, one fsync, then
 publishing the new versions. Readers and writers therefore never see a transaction
-that is not durable. After an I/O error during a commit or merge, nobody knows what
-reached the disk, so the store refuses all further work until it is reopened.
+that is not durable. A commit or merge marks the store failed before it touches the log
+and clears the mark once the index matches the file again: after an error or interrupt
+in between nobody knows what reached the disk, so the store refuses all further work
+until it is reopened (docs/persistence.md lists which failures leave it usable).
 
 A store belongs to the process that opened it: in a forked child it refuses all work
 (the child's appends would interleave with the parent's, and its index would go stale),
@@ -132,10 +134,13 @@ class KvStore:
         self._lock = threading.Lock()
         self._closed = False
         self._forked = False
+        self._released = False
         self._failure: str | None = None
         self._serials = itertools.count(1)
-        _live_stores.add(self)
         self._recovery: CutTail | None = None
+        # Set while a commit runs, so it costs nothing to format.
+        self._commit_unfinished = self._unknown(f"a commit to {self.name!r} did not finish")
+        _live_stores.add(self)
 
     @classmethod
     def open(
@@ -148,11 +153,20 @@ class KvStore:
         RecoveryWarning says where; so does `recovery`). If a valid transaction follows
         damaged data, CorruptStore is raised; if the storage is not empty and holds no
         transaction, NotAStore; either way nothing is written. On any error the storage
-        is closed.
+        is closed (on KeyboardInterrupt too).
 
         With `readonly` (implied by a ReadOnlyFileStorage), nothing is ever written:
         recovery decides exactly as for a writer, but a torn tail is only left unread.
         """
+        try:
+            return cls._recover(storage, clock, readonly)
+        except BaseException:
+            if isinstance(storage, Storage):  # else it is not a storage to close
+                _close_quietly(storage)
+            raise
+
+    @classmethod
+    def _recover(cls, storage: Storage, clock: Clock | None, readonly: bool) -> KvStore:
         if not isinstance(storage, Storage):
             raise InvalidArgument(f"storage must implement the Storage protocol, not {storage!r}")
         readonly = readonly or isinstance(storage, ReadOnlyFileStorage)
@@ -164,11 +178,7 @@ class KvStore:
             end, damaged = scan(storage.read, size, _publisher(index), storage.name)
             recovery = None if readonly else _cut(storage, end, size, damaged=damaged)
         except OSError as error:
-            _close_quietly(storage)
             raise StorageError(f"cannot open {storage.name!r}: {error}") from error
-        except BaseException:
-            _close_quietly(storage)
-            raise
         store = cls(storage, index, wall_clock if clock is None else clock, readonly=readonly)
         store._recovery = recovery
         return store
@@ -212,18 +222,21 @@ class KvStore:
         self.close()
 
     def close(self) -> None:
-        """Close the store and release its storage (and lock); closing twice is fine.
+        """Close the store and release its storage (and lock); closing twice is fine,
+        and closing again finishes a close that was interrupted (KeyboardInterrupt).
 
         In a forked child this only closes the child's handles: the parent keeps its lock.
         """
         with self._lock:
-            if self._closed:
+            if self._released:
                 return
             self._closed = True
             try:
                 self._storage.close()
             except OSError as error:
+                self._released = True
                 raise StorageError(f"closing {self.name!r} failed: {error}") from error
+            self._released = True
 
     def log_size(self) -> int:
         """Bytes in the log."""
@@ -248,7 +261,8 @@ class KvStore:
     def merge(self) -> None:
         """Rewrite the log with only the latest version of each key (docs/semantics.md).
 
-        Transactions started before the merge raise SnapshotExpired from then on.
+        Transactions started before the merge raise SnapshotExpired from then on. If it
+        fails before the new log replaced the old one, the store stays usable.
         """
         with self._lock:
             self._check()
@@ -258,11 +272,43 @@ class KvStore:
                     "merge through the store's one writer (opened without readonly=True)"
                 )
             merged = Index(self._index.origin + 1)
+            failed_to_read: list[BaseException] = []
+
+            def chunks() -> Iterator[bytes]:
+                try:
+                    yield from self._merged_log(self._index, merged)
+                except BaseException as error:
+                    failed_to_read.append(error)
+                    raise
+
+            self._failure = self._unknown(f"a merge of {self.name!r} did not finish")
             try:
-                self._storage.replace(self._merged_log(self._index, merged))
-            except (OSError, StorageError) as error:
-                self._fail(f"merging {self.name!r} failed: {error}", error)
+                self._storage.replace(chunks())
+            except BaseException as error:
+                self._merge_failed(error, failed_to_read)
+                raise
             self._index = merged
+            self._failure = None
+
+    def _merge_failed(self, error: BaseException, failed_to_read: list[BaseException]) -> None:
+        """Decide whether the log is still the old one, and raise StorageError for an I/O
+        error; any other error the caller raises as it is."""
+        # The Storage protocol: an OSError from replace(), or an error of the chunks
+        # (reading the old log), means that the old log is still the log.
+        kept = isinstance(error, OSError) or (bool(failed_to_read) and failed_to_read[0] is error)
+        if kept:
+            self._failure = None
+            if isinstance(error, (OSError, StorageError)):
+                raise StorageError(
+                    f"merging {self.name!r} failed: {error}; the log is as it was and the "
+                    "store still works"
+                ) from error
+        elif isinstance(error, StorageError):
+            self._fail(f"merging {self.name!r} failed: {error}", error)
+        else:
+            self._failure = self._unknown(
+                f"a merge of {self.name!r} was interrupted ({type(error).__name__})"
+            )
 
     def refresh(self) -> None:
         """Catch up with the writer: see what it committed since opening or the last refresh.
@@ -413,16 +459,25 @@ class KvStore:
             timestamp = now if latest is None else max(now, latest)
             parts.append(encode_commit(timestamp, crc))
             start = index.length
+            # Set first, cleared last: whatever interrupts the append, the fsync or the
+            # index update (even KeyboardInterrupt), the store then refuses to work.
+            self._failure = self._commit_unfinished
             try:
                 self._storage.append(b"".join(parts))
                 self._storage.sync()
             except (OSError, StorageError) as error:
                 self._fail(f"committing to {self.name!r} failed: {error}", error)
+            except BaseException as error:
+                self._failure = self._unknown(
+                    f"a commit to {self.name!r} was interrupted ({type(error).__name__})"
+                )
+                raise
             index.add(
                 start + offset,
                 timestamp,
                 [(slot, key, start + position, length) for slot, key, position, length in layout],
             )
+            self._failure = None
 
     # Helpers; the caller holds the lock.
 
@@ -477,11 +532,15 @@ class KvStore:
                 "no longer exists: run the transaction again"
             )
 
-    def _fail(self, message: str, cause: BaseException) -> NoReturn:
-        self._failure = (
+    @staticmethod
+    def _unknown(message: str) -> str:
+        return (
             f"{message}; what reached the disk is unknown, so this store refuses all work: "
             "close it and open it again"
         )
+
+    def _fail(self, message: str, cause: BaseException) -> NoReturn:
+        self._failure = self._unknown(message)
         raise StorageError(self._failure) from cause
 
     def _now(self) -> int:

@@ -15,6 +15,12 @@ The kinds:
   as a disk that fills up does; persistently, every later write writes nothing.
 - ``fsync``: an ``fsync`` or ``fsync_directory`` raises EIO.
 
+Interrupts, as a Ctrl-C delivers them (KeyboardInterrupt), are two more kinds, each for
+every call: ``interrupt`` raises before the call does anything, ``interrupt_after`` once
+it has done all its work. A handle that an interrupted call opened, or was to close, is
+then lost to its owner (`lost`: the call's name and the handle): a real program leaks
+it until it exits.
+
 A failing ``fsync`` (of any kind) also cuts the file back to its size at the last
 successful fsync: after a failed writeback the kernel may drop the dirty pages (the
 PostgreSQL "fsyncgate" finding), so a store that acknowledged a commit whose fsync
@@ -29,10 +35,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Literal
 
-from assemblage_kv import FileSystem
+from assemblage_kv import FileId, FileSystem
 
-FaultKind = Literal["eio", "enospc", "short_write", "fsync"]
+FaultKind = Literal["eio", "enospc", "short_write", "fsync", "interrupt", "interrupt_after"]
 KINDS: tuple[FaultKind, ...] = ("eio", "enospc", "short_write", "fsync")
+"""The I/O errors."""
+INTERRUPTS: tuple[FaultKind, ...] = ("interrupt", "interrupt_after")
 
 
 def applies(kind: FaultKind, operation: str) -> bool:
@@ -49,7 +57,7 @@ class FaultyFileSystem:
 
     `calls` names every call in order (the trace of a run), `injected` counts the
     faults raised, and `open_handles` holds the handles not yet closed or unlocked,
-    so a test can tell that a failure leaked none.
+    so a test can tell that a failure leaked none (but `lost`, see above).
     """
 
     def __init__(
@@ -62,6 +70,7 @@ class FaultyFileSystem:
         self.calls: list[str] = []
         self.injected = 0
         self.open_handles: set[int] = set()
+        self.lost: tuple[str, int] | None = None
         self._durable: dict[int, int] = {}
         self._paused = False
 
@@ -88,60 +97,95 @@ class FaultyFileSystem:
             return True
         return False
 
-    def _error(self, operation: str) -> OSError:
+    def _error(self, operation: str) -> BaseException:
+        if self.kind in INTERRUPTS:
+            return KeyboardInterrupt(
+                f"injected {self.kind} at call {len(self.calls)} ({operation})"
+            )
         code = errno.ENOSPC if self.kind in ("enospc", "short_write") else errno.EIO
         return OSError(code, f"injected {self.kind} fault in call {len(self.calls)} ({operation})")
 
-    def open_log(self, path: str) -> int:
-        if self._hit("open_log"):
-            raise self._error("open_log")
-        handle = self.inner.open_log(path)
-        self.open_handles.add(handle)
-        self._durable[handle] = self.inner.size(handle)
+    def _before(self, operation: str) -> bool:
+        """Count the call and raise a fault due before it; True if one is due after it."""
+        if not self._hit(operation):
+            return False
+        if self.kind == "interrupt_after":
+            return True
+        raise self._error(operation)
+
+    def _opened(self, handle: int, after: bool, operation: str) -> int:
+        if after:
+            self.lost = (operation, handle)
+            raise self._error(operation)
         return handle
 
+    def open_log(self, path: str) -> int:
+        after = self._before("open_log")
+        handle = self.inner.open_log(path)
+        self.open_handles.add(handle)
+        try:
+            self._durable[handle] = self.inner.size(handle)
+        except BaseException:  # interrupted: the store never gets the handle
+            self.lost = ("open_log", handle)
+            raise
+        return self._opened(handle, after, "open_log")
+
     def create(self, path: str) -> int:
-        if self._hit("create"):
-            raise self._error("create")
+        after = self._before("create")
         handle = self.inner.create(path)
         self.open_handles.add(handle)
         self._durable[handle] = 0
-        return handle
+        return self._opened(handle, after, "create")
 
     def size(self, handle: int) -> int:
-        if self._hit("size"):
+        after = self._before("size")
+        size = self.inner.size(handle)
+        if after:
             raise self._error("size")
-        return self.inner.size(handle)
+        return size
 
     def pread(self, handle: int, offset: int, length: int) -> bytes:
-        if self._hit("pread"):
+        after = self._before("pread")
+        data = self.inner.pread(handle, offset, length)
+        if after:
             raise self._error("pread")
-        return self.inner.pread(handle, offset, length)
+        return data
 
     def write(self, handle: int, data: bytes) -> None:
-        if self._hit("write"):
+        failing = self._hit("write")
+        if failing and self.kind != "interrupt_after":
             if self.kind == "short_write" and self.injected == 1:
                 self.inner.write(handle, data[: len(data) // 2])
             raise self._error("write")
         self.inner.write(handle, data)
+        if failing:
+            raise self._error("write")
 
     def truncate(self, handle: int, length: int) -> None:
-        if self._hit("truncate"):
-            raise self._error("truncate")
+        after = self._before("truncate")
         self.inner.truncate(handle, length)
         self._durable[handle] = min(self._durable[handle], length)
+        if after:
+            raise self._error("truncate")
 
     def fsync(self, handle: int) -> None:
-        if self._hit("fsync"):
-            durable = self._durable[handle]
-            if self.inner.size(handle) > durable:
-                self.inner.truncate(handle, durable)
+        failing = self._hit("fsync")
+        if failing and self.kind != "interrupt_after":
+            if self.kind not in INTERRUPTS:
+                durable = self._durable[handle]
+                if self.inner.size(handle) > durable:
+                    self.inner.truncate(handle, durable)
             raise self._error("fsync")
         self.inner.fsync(handle)
         self._durable[handle] = self.inner.size(handle)
+        if failing:
+            raise self._error("fsync")
 
     def close(self, handle: int) -> None:
         failing = self._hit("close")
+        if failing and self.kind == "interrupt":
+            self.lost = ("close", handle)  # its owner let go of it before the call
+            raise self._error("close")
         self.open_handles.discard(handle)
         self._durable.pop(handle, None)
         self.inner.close(handle)
@@ -149,42 +193,54 @@ class FaultyFileSystem:
             raise self._error("close")
 
     def rename(self, source: str, target: str) -> None:
-        if self._hit("rename"):
-            raise self._error("rename")
+        after = self._before("rename")
         self.inner.rename(source, target)
+        if after:
+            raise self._error("rename")
 
     def fsync_directory(self, path: str) -> None:
-        if self._hit("fsync_directory"):
-            raise self._error("fsync_directory")
+        after = self._before("fsync_directory")
         self.inner.fsync_directory(path)
+        if after:
+            raise self._error("fsync_directory")
 
     def unlink(self, path: str) -> None:
-        if self._hit("unlink"):
-            raise self._error("unlink")
+        after = self._before("unlink")
         self.inner.unlink(path)
+        if after:
+            raise self._error("unlink")
 
     def lock(self, path: str) -> int:
-        if self._hit("lock"):
-            raise self._error("lock")
+        after = self._before("lock")
         handle = self.inner.lock(path)
         self.open_handles.add(handle)
-        return handle
+        return self._opened(handle, after, "lock")
 
     def unlock(self, handle: int) -> None:
         failing = self._hit("unlock")
+        if failing and self.kind == "interrupt":
+            raise self._error("unlock")
         self.open_handles.discard(handle)
         self.inner.unlock(handle)
         if failing:
             raise self._error("unlock")
 
     def open_read(self, path: str) -> int:
-        if self._hit("open_read"):
-            raise self._error("open_read")
+        after = self._before("open_read")
         handle = self.inner.open_read(path)
         self.open_handles.add(handle)
-        return handle
+        return self._opened(handle, after, "open_read")
 
-    def same_file(self, handle: int, path: str) -> bool:
-        if self._hit("same_file"):
-            raise self._error("same_file")
-        return self.inner.same_file(handle, path)
+    def file_id(self, handle: int) -> FileId:
+        after = self._before("file_id")
+        found = self.inner.file_id(handle)
+        if after:
+            raise self._error("file_id")
+        return found
+
+    def path_id(self, path: str) -> FileId | None:
+        after = self._before("path_id")
+        found = self.inner.path_id(path)
+        if after:
+            raise self._error("path_id")
+        return found

@@ -64,8 +64,11 @@ class _PassFileSystem:
     def open_read(self, path: str) -> int:
         return self.inner.open_read(path)
 
-    def same_file(self, handle: int, path: str) -> bool:
-        return self.inner.same_file(handle, path)
+    def file_id(self, handle: int) -> kv.FileId:
+        return self.inner.file_id(handle)
+
+    def path_id(self, path: str) -> kv.FileId | None:
+        return self.inner.path_id(path)
 
 
 class _NoDirectoryFsyncAfterRename(_PassFileSystem):

@@ -15,6 +15,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from assemblage_kv import FileId
+
 Image = Mapping[str, bytes]
 """A disk as a crash leaves it: path -> the file's durable bytes."""
 
@@ -206,12 +208,23 @@ class SimulatedFileSystem:
         self.history.append(Operation("open_read", path, inode))
         return self._new_handle(inode)
 
-    def same_file(self, handle: int, path: str) -> bool:
-        inode = self._inode(handle)
-        if path not in self._names:
-            raise FileNotFoundError(errno.ENOENT, "no such file", path)
-        return self._names[path] == inode
-
     def _path_of(self, inode: int) -> str:
         """A current name of the file (for descriptions); '' once it has none."""
         return next((p for p, i in self._names.items() if i == inode), "")
+
+    def file_id(self, handle: int) -> FileId:
+        if handle in self._open:
+            return FileId(0, self._open[handle])
+        if handle in self._locks.values():
+            return FileId(1, handle)  # a lock sidecar: not a file here
+        raise OSError(errno.EBADF, "bad file handle", str(handle))
+
+    def path_id(self, path: str) -> FileId | None:
+        """A file, a held lock's sidecar, or a directory: any folder of a file's path."""
+        if path in self._names:
+            return FileId(0, self._names[path])
+        if path in self._locks:
+            return FileId(1, self._locks[path])
+        if any(name.startswith(path.rstrip("/") + "/") for name in self._names):
+            return FileId(2, 0, is_directory=True)
+        return None
