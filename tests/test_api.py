@@ -216,25 +216,9 @@ def test_reads_of_absent_keys_return_the_default(store: kv.KvStore) -> None:
 
 def test_values_round_trip_and_tuples_come_back_as_lists(store: kv.KvStore) -> None:
     values = [
-        None,
-        True,
-        False,
-        0,
-        -1,
-        2**64 - 1,
-        -(2**63),
-        1.5,
-        -0.0,
-        "",
-        "ünïcødé ✓",
-        b"",
-        b"\x00\xff",
-        [],
-        (1, "two", 3.0),
-        {"a": [1, {"b": None}]},
-        {1: 2, b"k": "v"},
-        [[[]]],
-        "x" * 70_000,
+        None, True, False, 0, -1, 2**64 - 1, -(2**63), 1.5, -0.0, "", "ünïcødé ✓", b"",
+        b"\x00\xff", [], (1, "two", 3.0), {"a": [1, {"b": None}]}, {1: 2, b"k": "v"},
+        [[[]]], "x" * 70_000,
     ]
     commit(store, *((0, i, value) for i, value in enumerate(values)))
     tx = store.current()
@@ -285,10 +269,8 @@ def test_versions_oldest_first_with_removals_and_get_unremoved(
     tx = store.current()
     versions = tx.versions(0, "a")
     assert [(v.timestamp, v.is_removed, v.is_committed) for v in versions] == [
-        (stamps[0], False, True),
-        (stamps[1], False, True),
-        (stamps[2], True, True),
-        (stamps[3], False, True),
+        (stamps[0], False, True), (stamps[1], False, True),
+        (stamps[2], True, True), (stamps[3], False, True),
     ]
     assert [tx.get_version(0, "a", v, MISSING) for v in versions] == [1, 2, MISSING, 4]
     with store.current() as tx2:
@@ -316,8 +298,7 @@ def test_own_writes_are_seen_as_an_uncommitted_last_version(
     assert tx.get(0, "k") == "new"
     versions = tx.versions(0, "k")
     assert [(v.is_committed, v.timestamp) for v in versions] == [
-        (True, clock.now - 5),
-        (False, clock.now),
+        (True, clock.now - 5), (False, clock.now)
     ]
     assert tx.get_version(0, "k", versions[-1]) == "new"
     assert sorted(tx.keys(0)) == ["fresh", "k"]  # defect 6: keys sees own writes
@@ -445,15 +426,9 @@ def test_a_finished_transaction_refuses_everything(store: kv.KvStore, finish: st
     else:
         getattr(tx, finish)()
     calls = [
-        lambda: tx.get(0, "k"),
-        lambda: tx.get_unremoved(0, "k"),
-        lambda: tx.versions(0, "k"),
-        lambda: tx.keys(0),
-        tx.last_updated,
-        lambda: tx.insert(0, "k", 2),
-        lambda: tx.remove(0, "k"),
-        tx.commit,
-        tx.abort,
+        lambda: tx.get(0, "k"), lambda: tx.get_unremoved(0, "k"), lambda: tx.versions(0, "k"),
+        lambda: tx.keys(0), tx.last_updated, lambda: tx.insert(0, "k", 2),
+        lambda: tx.remove(0, "k"), tx.commit, tx.abort,
     ]
     for call in calls:
         with pytest.raises(kv.TransactionClosed):
@@ -534,10 +509,8 @@ def test_conflict_is_checked_against_commits_not_timestamps(
 def test_bad_slots_are_refused(store: kv.KvStore, slot: object) -> None:
     tx = store.current()
     for call in (
-        lambda: tx.insert(slot, "k", 1),
-        lambda: tx.get(slot, "k"),  # type: ignore[arg-type]
-        lambda: tx.remove(slot, "k"),
-        lambda: tx.keys(slot),  # type: ignore[arg-type]
+        lambda: tx.insert(slot, "k", 1), lambda: tx.get(slot, "k"),  # type: ignore[arg-type]
+        lambda: tx.remove(slot, "k"), lambda: tx.keys(slot),  # type: ignore[arg-type]
     ):
         with pytest.raises(kv.InvalidArgument):
             call()
@@ -567,15 +540,8 @@ def test_values_and_keys_msgpack_cannot_round_trip_are_refused(
 def test_invalid_argument_is_a_value_error_and_a_kv_error() -> None:
     assert issubclass(kv.InvalidArgument, ValueError)
     for error in (
-        kv.TransactionConflict,
-        kv.SnapshotExpired,
-        kv.TransactionClosed,
-        kv.StoreClosed,
-        kv.StoreLocked,
-        kv.CorruptStore,
-        kv.LimitExceeded,
-        kv.InvalidArgument,
-        kv.StorageError,
+        kv.TransactionConflict, kv.SnapshotExpired, kv.TransactionClosed, kv.StoreClosed,
+        kv.StoreLocked, kv.CorruptStore, kv.LimitExceeded, kv.InvalidArgument, kv.StorageError,
     ):
         assert issubclass(error, kv.KvError)
     assert issubclass(kv.SnapshotExpired, kv.TransactionConflict)
@@ -654,11 +620,8 @@ def test_snapshots_from_before_a_merge_expire_instead_of_reading_old_offsets(
     writer.insert(0, "w", 1)
     store.merge()
     for call in (
-        lambda: old.get(0, "k"),
-        lambda: old.versions(0, "k"),
-        lambda: old.keys(0),
-        lambda: old.get_version(0, "k", versions[0]),
-        writer.commit,
+        lambda: old.get(0, "k"), lambda: old.versions(0, "k"), lambda: old.keys(0),
+        lambda: old.get_version(0, "k", versions[0]), writer.commit,
     ):
         with pytest.raises(kv.SnapshotExpired):
             call()

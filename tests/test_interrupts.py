@@ -92,27 +92,36 @@ def every_key(workload: Workload) -> Read:
 
 
 @functools.cache
-def unreachable(code: CodeType) -> frozenset[int]:
-    """Offsets where a line event fires but a signal cannot, and where raising would do
-    what no real interrupt can: where a with statement's exit starts (raising there
-    skips `__exit__`), a NOP (`try:`, outside every handler) and a handler's entry.
-    CPython looks for a pending signal only on entering a function, on a jump back and
-    after a call returns: none of these comes before the `__exit__` call."""
+def untraceable(code: CodeType) -> frozenset[int]:
+    """Offsets where a line event fires but raising from the trace function does what no
+    real interrupt does: where a with statement's exit starts (raising there skips
+    `__exit__`; no signal can come there, as CPython looks for one only on entering a
+    function, on a jump back and after a call returns, and the next call is `__exit__`
+    itself), a NOP (`try:`, outside every handler), a handler's entry, and from Python
+    3.12 the loop head of a comprehension inlined into its function (raising there from
+    a trace function skips the enclosing handlers, though a real signal is handled)."""
     instructions = list(dis.get_instructions(code))
     exit_call = [("LOAD_CONST", None)] * 3
     found = set()
+    heads = set()
     for index, instruction in enumerate(instructions):
         if instruction.opname in ("NOP", "PUSH_EXC_INFO"):
             found.add(instruction.offset)
+        before = [i.opname for i in instructions[max(0, index - 4) : index]]
+        if instruction.opname == "FOR_ITER" and "LOAD_FAST_AND_CLEAR" in before:
+            heads.add(instruction.offset)
         line = [(instruction.opname, instruction.argval)]
         for later in instructions[index + 1 :]:
-            if later.starts_line is not None:
+            if later.starts_line not in (None, False):  # an int, or from 3.13 a bool
                 break
             line.append((later.opname, later.argval))
         starts = [n for n in range(len(line)) if line[n : n + 3] == exit_call]
         if any(("CALL", 2) in line[n + 3 : n + 5] for n in starts):
             found.add(instruction.offset)  # __exit__(None, None, None) on this line
-    return frozenset(found)
+    for instruction in instructions:  # the jumps back to those heads (3.13 traces them)
+        if instruction.opname.startswith("JUMP_BACKWARD") and instruction.argval in heads:
+            found.add(instruction.offset)
+    return frozenset(found | heads)
 
 
 def _in_finalizer(frame: FrameType | None) -> bool:
@@ -149,7 +158,7 @@ class LineInterrupter:
         return None
 
     def _line(self, frame: FrameType, event: str, arg: object) -> Any:
-        if event == "line" and frame.f_lasti not in unreachable(frame.f_code):
+        if event == "line" and frame.f_lasti not in untraceable(frame.f_code):
             self.lines += 1
             if self.lines == self.at:
                 where = f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno}"
@@ -188,6 +197,8 @@ def settle(
     to go on with (None: open it again)."""
     with fs.paused():
         if store is not None:
+            # Fail rather than hang: nothing must leave the store's lock held.
+            assert not store._lock.locked(), "an interrupt left the store's lock held"
             try:
                 size = store.log_size()
             except kv.StorageError as error:
