@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 import assemblage_kv as kv
+from assemblage_kv._lock import LogLock
 
 fork_only = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 
@@ -189,6 +190,31 @@ def test_a_dropped_store_is_closed_with_a_resource_warning(path: Path) -> None:
         gc.collect()
     with kv.open(path) as again:  # the lock was released
         assert again.current().get(0, "a") == 1
+    assert open_elsewhere(path) == "opened"
+
+
+class InterruptedClose(kv.OsFileSystem):
+    """Ctrl-C as the log's handle is closed (after it was let go of, before the lock)."""
+
+    def close(self, handle: int) -> None:
+        super().close(handle)
+        raise KeyboardInterrupt("injected after closing the log")
+
+
+def test_an_interrupted_close_still_releases_the_lock(path: Path) -> None:
+    store = kv.KvStore.open(kv.FileStorage(path, file_system=InterruptedClose()))
+    with pytest.raises(KeyboardInterrupt):
+        store.close()
+    with kv.open(path):
+        pass
+
+
+def test_a_lock_dropped_while_held_is_released(path: Path) -> None:
+    """What an interrupt between taking the lock and handing it to the storage leaves."""
+    lock = LogLock(kv.OsFileSystem(), str(path.resolve()))
+    assert open_elsewhere(path) == "StoreLocked"
+    del lock
+    gc.collect()
     assert open_elsewhere(path) == "opened"
 
 

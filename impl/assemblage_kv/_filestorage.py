@@ -14,34 +14,23 @@ import os
 import warnings
 from collections.abc import Iterable
 
-from ._errors import InvalidArgument, StorageError
-from ._filesystem import FileSystem, OsFileSystem
+from ._errors import StorageError
+from ._filesystem import FileSystem
 from ._lock import LogLock
+from ._logfile import LogFile
 from ._storage import aside_name
 
 _WRITE_BUFFER = 1 << 20
 
 
-class FileStorage:
+class FileStorage(LogFile):
     """The log at `path`, locked against every other opener until `close`."""
 
     def __init__(
         self, path: str | os.PathLike[str], *, file_system: FileSystem | None = None
     ) -> None:
-        try:
-            name = os.fspath(path)
-        except TypeError:
-            name = None
-        if not isinstance(name, str):
-            raise InvalidArgument(f"path must be a str or os.PathLike[str], not {path!r}")
-        if not name:
-            raise InvalidArgument("path is empty: give the path of the store's file")
-        self._name = name
-        self._file_system = file_system if file_system is not None else OsFileSystem()
-        # The resolved path: every name of one file shares a lock, and a merge renames
-        # over the file itself, not over a symbolic link to it.
-        self._path = os.path.realpath(name)
-        self._handle: int | None = None
+        super().__init__(path, file_system)
+        name = self._name
         self._lock = self._locked()
         try:
             self._handle = self._file_system.open_log(self._path)
@@ -78,30 +67,6 @@ class FileStorage:
             raise StorageError(f"cannot open {name!r}: {problem}") from error
         except OSError as error:
             raise StorageError(f"cannot lock {name!r}: {error}") from error
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def _open_handle(self) -> int:
-        if self._handle is None:
-            raise StorageError(f"the storage {self._name!r} is closed")
-        return self._handle
-
-    def size(self) -> int:
-        return self._file_system.size(self._open_handle())
-
-    def read(self, offset: int, length: int) -> bytes:
-        handle = self._open_handle()
-        parts = []
-        while length > 0:
-            part = self._file_system.pread(handle, offset, length)
-            if not part:
-                break
-            parts.append(part)
-            offset += len(part)
-            length -= len(part)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def append(self, data: bytes) -> None:
         self._file_system.write(self._open_handle(), data)
@@ -165,19 +130,21 @@ class FileStorage:
         ) from error
 
     def __del__(self) -> None:
-        # A store dropped without close() releases its lock and file here.
-        if getattr(self, "_handle", None) is None:
-            return
-        with contextlib.suppress(Exception):  # the interpreter may be shutting down
-            warnings.warn(
-                f"the store {self._name!r} was never closed, so the garbage collector closed "
-                "it: close it yourself (or use `with`) to release it when you choose",
-                ResourceWarning,
-                stacklevel=2,
-                source=self,
-            )
-        with contextlib.suppress(Exception):
-            self.close()
+        # A store dropped without close() releases its lock and file here; so does one
+        # whose close() was interrupted (the handle let go of, the lock not yet).
+        if getattr(self, "_handle", None) is not None:
+            with contextlib.suppress(Exception):  # the interpreter may be shutting down
+                warnings.warn(
+                    f"the store {self._name!r} was never closed, so the garbage collector "
+                    "closed it: close it yourself (or use `with`) to release it when you "
+                    "choose",
+                    ResourceWarning,
+                    stacklevel=2,
+                    source=self,
+                )
+        if hasattr(self, "_lock"):
+            with contextlib.suppress(Exception):
+                self.close()
 
     def keep_aside(self, offset: int, data: bytes) -> str:
         """Write the copy to a temporary name, fsync it, rename it and fsync the

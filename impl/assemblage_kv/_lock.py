@@ -97,6 +97,12 @@ class LogLock:
             self._file_system.unlock(taken[0])
         raise BlockingIOError(errno.EWOULDBLOCK, "the lock file keeps being replaced", sidecar)
 
+    def __del__(self) -> None:
+        # Dropped while held: an interrupt came between taking it and handing it over.
+        if getattr(self, "_handle", None) is not None:
+            with contextlib.suppress(Exception):
+                self.release()
+
     def _forget(self) -> None:
         with _registry_guard:
             _open_paths.discard(self._path)

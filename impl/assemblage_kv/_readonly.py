@@ -14,8 +14,9 @@ import os
 from collections.abc import Iterable
 from typing import Any, NoReturn
 
-from ._errors import InvalidArgument, ReadOnlyStore, StorageError
-from ._filesystem import FileSystem, OsFileSystem
+from ._errors import ReadOnlyStore, StorageError
+from ._filesystem import FileSystem
+from ._logfile import LogFile
 from ._transaction import Transaction
 
 
@@ -26,28 +27,20 @@ def _refuse(name: str, what: str) -> NoReturn:
     )
 
 
-class ReadOnlyFileStorage:
+class ReadOnlyFileStorage(LogFile):
     """The log at `path`, only read: no lock is taken, nothing is written.
 
-    `append`, `truncate`, `sync` and `replace` raise ReadOnlyStore. A missing file is a
-    StorageError: a reader never creates a store.
+    `append`, `truncate`, `sync`, `replace` and `keep_aside` raise ReadOnlyStore. A
+    missing file is a StorageError: a reader never creates a store.
     """
 
     def __init__(
         self, path: str | os.PathLike[str], *, file_system: FileSystem | None = None
     ) -> None:
+        super().__init__(path, file_system)
+        name = self._name
         try:
-            name = os.fspath(path)
-        except TypeError:
-            name = None
-        if not isinstance(name, str):
-            raise InvalidArgument(f"path must be a str or os.PathLike[str], not {path!r}")
-        self._name = name
-        self._file_system = file_system if file_system is not None else OsFileSystem()
-        # Resolved as the writer resolves it: a merge renames over the file itself.
-        self._path = os.path.realpath(name)
-        try:
-            self._handle: int | None = self._file_system.open_read(self._path)
+            self._handle = self._file_system.open_read(self._path)
         except FileNotFoundError as error:
             raise StorageError(
                 f"cannot open {name!r} read-only: there is no store there, and a reader "
@@ -55,30 +48,6 @@ class ReadOnlyFileStorage:
             ) from error
         except OSError as error:
             raise StorageError(f"cannot open {name!r} read-only: {error}") from error
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def _open_handle(self) -> int:
-        if self._handle is None:
-            raise StorageError(f"the storage {self._name!r} is closed")
-        return self._handle
-
-    def size(self) -> int:
-        return self._file_system.size(self._open_handle())
-
-    def read(self, offset: int, length: int) -> bytes:
-        handle = self._open_handle()
-        parts = []
-        while length > 0:
-            part = self._file_system.pread(handle, offset, length)
-            if not part:
-                break
-            parts.append(part)
-            offset += len(part)
-            length -= len(part)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def append(self, data: bytes) -> None:
         _refuse(self._name, "append")

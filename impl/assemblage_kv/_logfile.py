@@ -1,0 +1,56 @@
+"""`LogFile`: what the writer's and the readers' file storages share.
+
+A log file is named by a path the user gave (checked here, once, for both) and read
+through one handle with positioned reads, continued when the OS returns fewer bytes.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ._errors import InvalidArgument, StorageError
+from ._filesystem import FileSystem, OsFileSystem
+
+
+class LogFile:
+    """A log file's name, the file system it is reached through, and its open handle."""
+
+    def __init__(self, path: str | os.PathLike[str], file_system: FileSystem | None) -> None:
+        try:
+            name = os.fspath(path)
+        except TypeError:
+            name = None
+        if not isinstance(name, str):
+            raise InvalidArgument(f"path must be a str or os.PathLike[str], not {path!r}")
+        if not name:
+            raise InvalidArgument("path is empty: give the path of the store's file")
+        self._name = name
+        self._file_system = file_system if file_system is not None else OsFileSystem()
+        # The resolved path: every name of one file shares a lock, and a merge renames
+        # over the file itself, not over a symbolic link to it.
+        self._path = os.path.realpath(name)
+        self._handle: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def _open_handle(self) -> int:
+        if self._handle is None:
+            raise StorageError(f"the storage {self._name!r} is closed")
+        return self._handle
+
+    def size(self) -> int:
+        return self._file_system.size(self._open_handle())
+
+    def read(self, offset: int, length: int) -> bytes:
+        handle = self._open_handle()
+        parts = []
+        while length > 0:
+            part = self._file_system.pread(handle, offset, length)
+            if not part:
+                break
+            parts.append(part)
+            offset += len(part)
+            length -= len(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
