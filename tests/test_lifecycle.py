@@ -193,6 +193,17 @@ def test_a_dropped_store_is_closed_with_a_resource_warning(path: Path) -> None:
     assert open_elsewhere(path) == "opened"
 
 
+def test_a_dropped_reader_is_closed_with_a_resource_warning(path: Path) -> None:
+    kv.open(path).close()
+    handles = len(os.listdir("/proc/self/fd"))
+    reader = kv.open(path, readonly=True)
+    assert len(os.listdir("/proc/self/fd")) == handles + 1
+    with pytest.warns(ResourceWarning, match="never closed"):
+        del reader
+        gc.collect()
+    assert len(os.listdir("/proc/self/fd")) == handles
+
+
 class InterruptedClose(kv.OsFileSystem):
     """Ctrl-C as the log's handle is closed (after it was let go of, before the lock)."""
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import warnings
 from collections.abc import Iterable
 
 from ._errors import StorageError
@@ -129,23 +128,6 @@ class FileStorage(LogFile):
             "unknown which file is the log now"
         ) from error
 
-    def __del__(self) -> None:
-        # A store dropped without close() releases its lock and file here; so does one
-        # whose close() was interrupted (the handle let go of, the lock not yet).
-        if getattr(self, "_handle", None) is not None:
-            with contextlib.suppress(Exception):  # the interpreter may be shutting down
-                warnings.warn(
-                    f"the store {self._name!r} was never closed, so the garbage collector "
-                    "closed it: close it yourself (or use `with`) to release it when you "
-                    "choose",
-                    ResourceWarning,
-                    stacklevel=2,
-                    source=self,
-                )
-        if hasattr(self, "_lock"):
-            with contextlib.suppress(Exception):
-                self.close()
-
     def keep_aside(self, offset: int, data: bytes) -> str:
         """Write the copy to a temporary name, fsync it, rename it and fsync the
         directory: once this returns, the copy survives a crash, whole."""
@@ -170,9 +152,7 @@ class FileStorage(LogFile):
     def close(self) -> None:
         """Close the log and release the lock; calling it again finishes a close that
         was interrupted (the log's handle may then stay open until the process ends)."""
-        handle, self._handle = self._handle, None
         try:
-            if handle is not None:
-                self._file_system.close(handle)
+            super().close()
         finally:
             self._lock.release()

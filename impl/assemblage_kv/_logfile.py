@@ -2,11 +2,15 @@
 
 A log file is named by a path the user gave (checked here, once, for both) and read
 through one handle with positioned reads, continued when the OS returns fewer bytes.
+One dropped without `close` is closed by the garbage collector, with a ResourceWarning,
+as a Python file is.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
 
 from ._errors import InvalidArgument, StorageError
 from ._filesystem import FileSystem, OsFileSystem
@@ -54,3 +58,24 @@ class LogFile:
             offset += len(part)
             length -= len(part)
         return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def close(self) -> None:
+        """Close the handle; again, nothing. (FileStorage also releases its lock.)"""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            self._file_system.close(handle)
+
+    def __del__(self) -> None:
+        # Dropped without close(), or after an interrupted close: release it all here.
+        if getattr(self, "_handle", None) is not None:
+            with contextlib.suppress(Exception):  # the interpreter may be shutting down
+                warnings.warn(
+                    f"the store {self._name!r} was never closed, so the garbage collector "
+                    "closed it: close it yourself (or use `with`) to release it when you "
+                    "choose",
+                    ResourceWarning,
+                    stacklevel=2,
+                    source=self,
+                )
+        with contextlib.suppress(Exception):  # e.g. a constructor that failed half-way
+            self.close()

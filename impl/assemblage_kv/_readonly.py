@@ -72,11 +72,6 @@ class ReadOnlyFileStorage(LogFile):
             return None
         return ReadOnlyFileStorage(self._name, file_system=self._file_system)
 
-    def close(self) -> None:
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            self._file_system.close(handle)
-
 
 class ReadOnlyTransaction(Transaction):
     """A transaction of a read-only store: it reads, and refuses `insert` and `remove`
