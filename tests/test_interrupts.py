@@ -167,7 +167,12 @@ class LineInterrupter:
         return self._line
 
 
-CLOSING = {"_filestorage.py:close", "_filestorage.py:replace", "_filesystem.py:close"}
+CLOSING = {
+    "_filestorage.py:close",
+    "_logfile.py:close",
+    "_filestorage.py:replace",
+    "_filesystem.py:close",
+}
 """Where a handle is let go of before it is closed: an interrupt there leaks it (as
 `lost` does for a file call), and the process closes it when it exits."""
 
