@@ -45,6 +45,18 @@ PICK = st.integers(min_value=0, max_value=2**16)
 """Which open transaction a rule uses (modulo how many there are)."""
 
 
+def call_read(both: SideBySide, tx: TxPair, method: str, slot: int, key: Any, index: int) -> None:
+    """One of READS on both sides of `tx`, with the arguments that method takes."""
+    if method == "keys":
+        both.call(tx, "keys", slot)
+    elif method == "last_updated":
+        both.call(tx, "last_updated")
+    elif method == "get_version":
+        both.call(tx, "get_version", slot, key, index)
+    else:
+        both.call(tx, method, slot, key)
+
+
 class StoreMachine(RuleBasedStateMachine):
     """The store over memory storage, against the spec.
 
@@ -111,15 +123,7 @@ class StoreMachine(RuleBasedStateMachine):
         index=st.integers(0, 7),
     )
     def read(self, n: int, method: str, slot: int, key: Any, index: int) -> None:
-        tx = self.pick(n)
-        if method == "keys":
-            self.both.call(tx, "keys", slot)
-        elif method == "last_updated":
-            self.both.call(tx, "last_updated")
-        elif method == "get_version":
-            self.both.call(tx, "get_version", slot, key, index)
-        else:
-            self.both.call(tx, method, slot, key)
+        call_read(self.both, self.pick(n), method, slot, key, index)
 
     @precondition(lambda self: self.live)
     @rule(n=PICK, method=st.sampled_from(["commit", "commit", "abort"]))
@@ -250,15 +254,9 @@ class FileStoreMachine(StoreMachine):
         index=st.integers(0, 7),
     )
     def reader_reads(self, n: int, method: str, slot: int, key: Any, index: int) -> None:
-        tx = self.reader_live[n % len(self.reader_live)][1]
-        if method == "keys":
-            self.both.call(tx, "keys", slot)
-        elif method == "last_updated":
-            self.both.call(tx, "last_updated")
-        elif method == "get_version":
-            self.both.call(tx, "get_version", slot, key, index)
-        else:
-            self.both.call(tx, method, slot, key)
+        call_read(
+            self.both, self.reader_live[n % len(self.reader_live)][1], method, slot, key, index
+        )
 
     @precondition(lambda self: self.reader_live)
     @rule(n=PICK, method=st.sampled_from(["commit", "abort"]))
