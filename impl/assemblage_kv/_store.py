@@ -12,7 +12,7 @@ A store belongs to the process that opened it: in a forked child it refuses all 
 (the child's appends would interleave with the parent's, and its index would go stale),
 and it holds no lock of its own there (see `_lock`). A file store dropped without
 `close` is closed by the garbage collector, with a ResourceWarning, as a file is (see
-`FileStorage.__del__`).
+`LogFile.__del__`).
 
 A store opened read-only (`readonly=True`) shares nothing with the writer but the file:
 it takes no lock, never writes, and catches up with the writer only when asked
@@ -25,10 +25,8 @@ import contextlib
 import itertools
 import os
 import threading
-import warnings
 import weakref
 import zlib
-from bisect import bisect_left
 from collections.abc import Iterator
 from types import TracebackType
 from typing import NoReturn
@@ -40,7 +38,6 @@ from ._errors import (
     InvalidArgument,
     LimitExceeded,
     ReadOnlyStore,
-    RecoveryWarning,
     SnapshotExpired,
     StorageError,
     StoreClosed,
@@ -48,10 +45,12 @@ from ._errors import (
     WrongProcess,
 )
 from ._filestorage import FileStorage
-from ._format import COMMIT_LENGTH, MAX_TIMESTAMP, encode_commit, encode_entry
+from ._format import MAX_TIMESTAMP, encode_commit, encode_entry
 from ._index import Index, Version, visible
+from ._merging import merged_log
+from ._opening import appended_transactions, cut_tail, publisher
 from ._readonly import ReadOnlyFileStorage, ReadOnlyTransaction
-from ._recovery import CutTail, OnTransaction, scan
+from ._recovery import CutTail, scan
 from ._storage import MemoryStorage, Storage
 from ._transaction import Key, Snapshot, Transaction
 
@@ -75,40 +74,6 @@ def _disown_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_disown_after_fork)
-
-
-def _cut(storage: Storage, end: int, size: int, *, damaged: bool) -> CutTail | None:
-    """Cut the log back to its valid `end`, durably; a damaged tail is kept aside first."""
-    if end == size:
-        return None
-    copy = storage.keep_aside(end, storage.read(end, size - end)) if damaged else None
-    storage.truncate(end)
-    storage.sync()
-    if copy is None:
-        return CutTail(end, size - end, "unfinished append", None)
-    warnings.warn(
-        RecoveryWarning(
-            f"opening {storage.name!r} cut off {size - end} bytes at offset {end}: they "
-            "are neither whole transactions nor an interrupted write (damage in the last "
-            f"transaction?); they were first copied to {copy!r}, and the store holds the "
-            "transactions before them: keep the copy if those bytes may matter, or delete it"
-        ),
-        stacklevel=3,
-    )
-    return CutTail(end, size - end, "damaged", copy)
-
-
-def _publisher(index: Index) -> OnTransaction:
-    """What adds each transaction `scan` reports to `index`."""
-
-    def publish(commit: int, timestamp: int, entries: list[tuple[bytes, int, int]]) -> None:
-        index.add(
-            commit,
-            timestamp,
-            [(key[-1], key[:-1], position, length) for key, position, length in entries],
-        )
-
-    return publish
 
 
 def _describe(key: bytes) -> str:
@@ -175,8 +140,8 @@ class KvStore:
             if clock is not None and not callable(clock):
                 raise InvalidArgument(f"clock must be a function returning ms, not {clock!r}")
             size = storage.size()
-            end, damaged = scan(storage.read, size, _publisher(index), storage.name)
-            recovery = None if readonly else _cut(storage, end, size, damaged=damaged)
+            end, damaged = scan(storage.read, size, publisher(index), storage.name)
+            recovery = None if readonly else cut_tail(storage, end, size, damaged=damaged)
         except OSError as error:
             raise StorageError(f"cannot open {storage.name!r}: {error}") from error
         store = cls(storage, index, wall_clock if clock is None else clock, readonly=readonly)
@@ -276,7 +241,7 @@ class KvStore:
 
             def chunks() -> Iterator[bytes]:
                 try:
-                    yield from self._merged_log(self._index, merged)
+                    yield from merged_log(self._index, merged, self._read)
                 except BaseException as error:
                     failed_to_read.append(error)
                     raise
@@ -339,7 +304,7 @@ class KvStore:
                     return
                 try:
                     index = Index(self._index.origin + 1)
-                    scan(replacement.read, replacement.size(), _publisher(index), replacement.name)
+                    scan(replacement.read, replacement.size(), publisher(index), replacement.name)
                 except BaseException:
                     _close_quietly(replacement)
                     raise
@@ -483,24 +448,8 @@ class KvStore:
 
     def _catch_up(self, storage: Storage) -> None:
         """Publish the transactions appended to the log after those the index holds."""
-        index = self._index
-        size = storage.size()
-        if size < index.length:
-            raise CorruptStore(
-                f"the log {self.name!r} is now {size} bytes, shorter than the {index.length} "
-                "this store has read: it was cut, which its writer never does; restore it "
-                "from a backup",
-                size,
-            )
-        added: list[tuple[int, int, list[tuple[bytes, int, int]]]] = []
-        scan(
-            storage.read,
-            size,
-            lambda *transaction: added.append(transaction),
-            storage.name,
-            index.length,
-        )
-        publish = _publisher(index)
+        added = appended_transactions(storage, self._index.length)
+        publish = publisher(self._index)
         try:
             for commit, timestamp, entries in added:
                 publish(commit, timestamp, entries)
@@ -561,44 +510,6 @@ class KvStore:
                 version._position,
             )
         return data
-
-    def _merged_log(self, old: Index, new: Index) -> Iterator[bytes]:
-        """The merged log, chunk by chunk, filling `new` with its versions as it goes.
-
-        For each transaction in log order, its entries that are the latest version of
-        their key, under a commit entry with the same timestamp; a transaction left
-        empty is dropped, except the last one, whose timestamp must survive.
-        """
-        latest = sorted(
-            (
-                (versions[-1], slot, key)
-                for slot, keys in enumerate(old.slots)
-                for key, versions in keys.items()
-            ),
-            key=lambda item: item[0]._position,
-        )
-        offset = 0
-        last_kept = -1
-        groups = itertools.groupby(
-            latest, key=lambda item: bisect_left(old.commits, item[0]._position)
-        )
-        for transaction, items in groups:
-            crc = 0
-            entries = []
-            for version, slot, key in items:
-                value = None if version.is_removed else self._read(version)
-                entry = encode_entry(key + bytes((slot,)), value)
-                crc = zlib.crc32(entry, crc)
-                offset += len(entry)
-                entries.append((slot, key, offset - version._length, version._length))
-                yield entry
-            yield encode_commit(old.timestamps[transaction], crc)
-            new.add(offset, old.timestamps[transaction], entries)
-            offset += COMMIT_LENGTH
-            last_kept = transaction
-        if old.commits and last_kept != len(old.commits) - 1:
-            yield encode_commit(old.timestamps[-1], 0)
-            new.add(offset, old.timestamps[-1], [])
 
 
 def open(

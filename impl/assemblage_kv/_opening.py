@@ -1,0 +1,67 @@
+"""Opening a log into an index: publish what `scan` reads, then cut what it must.
+
+Recovery decides (`_recovery.scan`); this does: each valid transaction goes into the
+index, and a tail that is not the log is cut off durably, after a damaged one was kept
+aside (docs/semantics.md, "Recovery"). A reader never calls `cut_tail`; it catches up
+with `appended_transactions`.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from ._errors import CorruptStore, RecoveryWarning
+from ._index import Index
+from ._recovery import CutTail, Entry, OnTransaction, scan
+from ._storage import Storage
+
+
+def cut_tail(storage: Storage, end: int, size: int, *, damaged: bool) -> CutTail | None:
+    """Cut the log back to its valid `end`, durably; a damaged tail is kept aside first."""
+    if end == size:
+        return None
+    copy = storage.keep_aside(end, storage.read(end, size - end)) if damaged else None
+    storage.truncate(end)
+    storage.sync()
+    if copy is None:
+        return CutTail(end, size - end, "unfinished append", None)
+    warnings.warn(
+        RecoveryWarning(
+            f"opening {storage.name!r} cut off {size - end} bytes at offset {end}: they "
+            "are neither whole transactions nor an interrupted write (damage in the last "
+            f"transaction?); they were first copied to {copy!r}, and the store holds the "
+            "transactions before them: keep the copy if those bytes may matter, or delete it"
+        ),
+        stacklevel=3,
+    )
+    return CutTail(end, size - end, "damaged", copy)
+
+
+def publisher(index: Index) -> OnTransaction:
+    """What adds each transaction `scan` reports to `index`."""
+
+    def publish(commit: int, timestamp: int, entries: list[tuple[bytes, int, int]]) -> None:
+        index.add(
+            commit,
+            timestamp,
+            [(key[-1], key[:-1], position, length) for key, position, length in entries],
+        )
+
+    return publish
+
+
+def appended_transactions(storage: Storage, length: int) -> list[tuple[int, int, list[Entry]]]:
+    """The valid transactions appended after the first `length` bytes of the log (whole
+    transactions, as a reader read them), as `scan` reports them; an append under way is
+    not one yet. CorruptStore if the log is now shorter, or damaged as at opening."""
+    size = storage.size()
+    if size < length:
+        raise CorruptStore(
+            f"the log {storage.name!r} is now {size} bytes, shorter than the {length} "
+            "this store has read: it was cut, which its writer never does; restore it "
+            "from a backup",
+            size,
+        )
+    added: list[tuple[int, int, list[Entry]]] = []
+    scan(storage.read, size, lambda *transaction: added.append(transaction), storage.name, length)
+    return added
