@@ -310,8 +310,8 @@ def test_merge_keeps_a_trailing_empty_commit_and_its_timestamp(log: bytes) -> No
     """Merge keeps the log's last transaction, even empty (docs/semantics.md, Merge).
 
     Our writer never commits an empty transaction, so only a file written elsewhere
-    ends with one, and the oracle never merges such a log. Kills _store _merged_log
-    mutants 14 and 67 to 81.
+    ends with one, and the oracle never merges such a log. Kills _store _merged_log (now
+    _merging merged_log) mutants 14 and 67 to 81.
     """
     values = {"k": 1, "j": 2} if len(log) > 2 * 12 else {}
     storage = kv.MemoryStorage(log)
