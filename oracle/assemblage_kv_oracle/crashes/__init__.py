@@ -7,14 +7,8 @@ every call in every way the model allows (within the budget), recovers each disk
 the real store and judges it by the spec. docs/persistence.md states the models.
 """
 
-from assemblage_kv_oracle.crashes.checker import (
-    Budget,
-    CrashDivergence,
-    Progress,
-    Report,
-    check,
-    reproduce,
-)
+from assemblage_kv_oracle.crashes.checker import check, reproduce
+from assemblage_kv_oracle.crashes.findings import Budget, CrashDivergence, Progress, Report
 from assemblage_kv_oracle.crashes.persistence import (
     CrashState,
     Ext4Like,

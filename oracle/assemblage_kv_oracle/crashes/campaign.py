@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from assemblage_kv_oracle.crashes.checker import Budget, CrashDivergence, Progress, check
+from assemblage_kv_oracle.crashes.checker import check
+from assemblage_kv_oracle.crashes.findings import Budget, CrashDivergence, Progress
 from assemblage_kv_oracle.crashes.persistence import PersistenceModel, model_named
 from assemblage_kv_oracle.crashes.planted import seams_named
 from assemblage_kv_oracle.crashes.run import Seams
