@@ -51,19 +51,7 @@ def _pack(obj: object, what: str) -> bytes:
     try:
         data: bytes = msgpack.packb(obj)
         if type(obj) not in _SCALARS:
-            containers = 0
-
-            def counted(container: Any) -> Any:
-                nonlocal containers
-                containers += 1
-                return container
-
-            msgpack.unpackb(
-                data, raw=False, strict_map_key=False, list_hook=counted, object_hook=counted
-            )
-            # Only a value with more containers than MAX_DEPTH can nest deeper; counting
-            # them while decoding costs little, walking the value level by level more.
-            too_deep = containers > MAX_DEPTH and _nested_deeper_than(obj, MAX_DEPTH)
+            too_deep = _decodes_too_deep(data, obj)
     except _NESTING_ERRORS:
         too_deep = True
     except _ENCODING_ERRORS as error:
@@ -77,6 +65,29 @@ def _pack(obj: object, what: str) -> bytes:
     if too_deep:
         raise InvalidArgument(f"the {what} is {_TOO_DEEP}: flatten it")
     return data
+
+
+def _decodes_too_deep(data: bytes, value: object) -> bool:
+    """Decode `data`, the packed `value`, back (raising what msgpack raises if it cannot);
+    whether `value` nests deeper than MAX_DEPTH.
+
+    Every list or dict takes at least one byte, so a short encoding (a usual key or
+    value) is never too deep. In a long one, the containers are counted while decoding,
+    which costs little; only a value with more of them than MAX_DEPTH can nest deeper,
+    and only then is it walked, level by level.
+    """
+    if len(data) <= MAX_DEPTH:
+        msgpack.unpackb(data, raw=False, strict_map_key=False)
+        return False
+    containers = 0
+
+    def counted(container: Any) -> Any:
+        nonlocal containers
+        containers += 1
+        return container
+
+    msgpack.unpackb(data, raw=False, strict_map_key=False, list_hook=counted, object_hook=counted)
+    return containers > MAX_DEPTH and _nested_deeper_than(value, MAX_DEPTH)
 
 
 def _nested_deeper_than(value: object, limit: int) -> bool:
