@@ -29,7 +29,8 @@ SPEC = ROOT / "spec" / "assemblage_kv_spec"
 
 PER_CONDITION = 2  # CPU seconds per post: line
 DIFF_BUDGET = 10  # CPU seconds per diffbehavior comparison (half for each argument order)
-HARD_LIMIT = 600  # wall seconds before a job is taken for hung
+HARD_LIMIT = 3600  # wall seconds before a job is taken for hung: a hang guard, not a budget
+# (the budgets above are CPU time, so a loaded machine stretches the wall time many fold)
 
 FIRST = [
     SPEC / name
