@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import assemblage_kv_spec as spec
-from assemblage_kv_oracle.traces import START, Op, Trace, record
+from assemblage_kv_oracle.program import START, Op, read_back
+from assemblage_kv_oracle.traces import Trace, record
 
 
 @dataclass(frozen=True)
@@ -758,16 +759,9 @@ def _base() -> tuple[bytes, list[int]]:
     return bytes.fromhex(trace["steps"][-1]["log"]), ends
 
 
-def _probe() -> list[Op]:
-    return [
-        begin(0), get(0, "a"), unremoved(0, "a"), get(0, "b"), get(0, "c", slot=1),
-        versions(0, "a"), keys(0), keys(0, slot=1), last_updated(0),
-        insert(0, "after", 1), commit(0),
-    ]  # fmt: skip
-
-
 def _open(name: str, description: str, log: bytes) -> Scenario:
-    return Scenario(name, description, _probe(), log=log, clock=START + 5000)
+    return Scenario(name, description, read_back(["a", "b", "c"], slots=(0, 1)), log=log,
+                    clock=START + 5000)
 
 
 def open_scenarios() -> list[Scenario]:

@@ -6,17 +6,15 @@ steps, each a call of the API with the answer it must give. `record` runs a list
 trace against the implementation (or the model) and names the first step that differs.
 Other ports replay the same files with a small replayer of their own.
 
-    python -m assemblage_kv_oracle.traces record tests/traces --seed 1 --count 300
-    python -m assemblage_kv_oracle.traces replay tests/traces
+This module knows no Hypothesis, no crash and no command line: the corpus (corpus.py)
+feeds it programs, crashes/reproducer.py reruns a reproducer's `crash` section, and
+`python -m assemblage_kv_oracle trace record|replay` is the command.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import json
 import shutil
-import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -24,25 +22,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NotRequired, Protocol, TypedDict
 
-import msgpack
-
 import assemblage_kv as kv
 from assemblage_kv_oracle.model import ModelError, ModelStore
+from assemblage_kv_oracle.program import (
+    KEYED,
+    START,
+    TX_OPS,
+    Clock,
+    Op,
+    TraceError,
+    decode_hex,
+    encode_hex,
+    expressible,
+)
 
 FORMAT = "assemblage-kv-trace/1"
-START = 1_700_000_000_000
-"""The clock's first reading in recorded traces (ms): 2023-11-14."""
-
-TX_OPS = frozenset(
-    {"insert", "remove", "get", "get_unremoved", "versions", "get_version", "keys",
-     "last_updated", "commit", "abort"}
-)
-OPS = (
-    "begin", "insert", "remove", "get", "get_unremoved", "versions", "get_version", "keys",
-    "last_updated", "commit", "abort", "merge", "log_size", "close", "reopen", "open_second",
-    "clock",
-)  # fmt: skip
-KEYED = frozenset({"insert", "remove", "get", "get_unremoved", "versions", "get_version"})
 ANSWERING = frozenset(
     {"get", "get_unremoved", "get_version", "versions", "keys", "last_updated", "log_size"}
 )
@@ -93,93 +87,14 @@ class Trace(TypedDict):
     crash: NotRequired[dict[str, Any]]  # a crash campaign's reproducer (docs/traces.md)
 
 
-class TraceError(ValueError):
-    """A trace that is not well-formed, or a program the recorder cannot express."""
-
-
-@dataclass(frozen=True)
-class Op:
-    """One call of a program, in Python values: what any driver hands the recorder.
-
-    `tx` names a transaction by the id its `begin` gave it. `get_version` takes the
-    `index`-th of `versions(slot, key)` (modulo their number), or, with `source`, the
-    `index`-th version returned by the earlier `versions` op at that position of the
-    program. `clock` sets the clock to `ms`.
-    """
-
-    name: str
-    tx: int = 0
-    slot: Any = 0
-    key: Any = None
-    value: Any = None
-    index: int = 0
-    source: int | None = None
-    ms: int = 0
-
-    def __post_init__(self) -> None:
-        if self.name not in OPS:
-            raise TraceError(f"unknown operation {self.name!r}; one of {', '.join(OPS)}")
-
-
-# --- values as hex ------------------------------------------------------------------------
-
-
-class _FrozenMap(dict[Any, Any]):
-    """A map used as a map key: hashable, still packed as a map."""
-
-    def __hash__(self) -> int:  # type: ignore[override]
-        return id(self)
-
-
-def _hashable(x: Any) -> Any:
-    if isinstance(x, list):
-        return tuple(_hashable(item) for item in x)
-    if isinstance(x, dict):
-        return _FrozenMap(x)
-    return x
-
-
-def _pairs(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
-    return {_hashable(key): value for key, value in pairs}
-
-
-def decode_hex(text: str) -> Any:
-    """The value a step's hex stands for. Array and map keys of maps become hashable, so
-    that such maps, which the store must refuse, can still be handed to it."""
-    return msgpack.unpackb(
-        bytes.fromhex(text), raw=False, strict_map_key=False, object_pairs_hook=_pairs
-    )
-
-
-def encode_hex(x: Any) -> str:
-    return bytes(msgpack.packb(x)).hex()
-
-
-def _expressible(x: Any) -> str | None:
-    """The hex of x, if it has an encoding that reads back as itself; else None."""
-    try:
-        text = encode_hex(x)
-        return text if encode_hex(decode_hex(text)) == text else None
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
 # --- one run of a trace on one side ---------------------------------------------------------
-
-
-class _Clock:
-    def __init__(self, now: int) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
 
 
 class _Backend(Protocol):
     """Where a run's log lives, and how a store of it is opened."""
 
-    def open(self, clock: _Clock) -> Any: ...
-    def open_second(self, clock: _Clock) -> None: ...
+    def open(self, clock: Clock) -> Any: ...
+    def open_second(self, clock: Clock) -> None: ...
     def log(self) -> bytes: ...
     def kept_aside(self, store: Any) -> bytes | None: ...
     def release(self) -> None: ...
@@ -192,7 +107,7 @@ class _ModelBackend:
         self.data = data
         self.store: ModelStore | None = None
 
-    def open(self, clock: _Clock) -> ModelStore:
+    def open(self, clock: Clock) -> ModelStore:
         data = self.log()
         store = ModelStore.from_bytes(data, clock)
         if not data.startswith(store.encoded()):
@@ -201,7 +116,7 @@ class _ModelBackend:
         self.store = store
         return store
 
-    def open_second(self, clock: _Clock) -> None:
+    def open_second(self, clock: Clock) -> None:
         # The spec has no files: this is docs/semantics.md's "one owner" rule.
         if self.store is not None and not self.store.closed:
             raise ModelError("StoreLocked")
@@ -220,10 +135,10 @@ class _MemoryBackend:
     def __init__(self, data: bytes) -> None:
         self.storage = kv.MemoryStorage(data)
 
-    def open(self, clock: _Clock) -> kv.KvStore:
+    def open(self, clock: Clock) -> kv.KvStore:
         return kv.KvStore.open(self.storage, clock=clock)
 
-    def open_second(self, clock: _Clock) -> None:
+    def open_second(self, clock: Clock) -> None:
         raise TraceError("open_second needs a file: replay with storage 'file' or 'auto'")
 
     def log(self) -> bytes:
@@ -243,10 +158,10 @@ class _FileBackend:
         self.path = self.folder / "store.aeon"
         self.path.write_bytes(data)
 
-    def open(self, clock: _Clock) -> kv.KvStore:
+    def open(self, clock: Clock) -> kv.KvStore:
         return kv.open(self.path, clock=clock)
 
-    def open_second(self, clock: _Clock) -> None:
+    def open_second(self, clock: Clock) -> None:
         kv.open(self.path, clock=clock).close()
 
     def log(self) -> bytes:
@@ -295,7 +210,7 @@ class _Run:
 
     def __init__(self, backend: _Backend, clock: int) -> None:
         self.backend = backend
-        self.clock = _Clock(clock)
+        self.clock = Clock(clock)
         self.store: Any = None
         self.txs: dict[int, Any] = {}
         self.listed: dict[int, list[Any]] = {}  # versions step -> the versions it returned
@@ -399,12 +314,12 @@ def _step_of(op: Op, position: int, steps_of_ops: dict[int, int]) -> Step | None
             return None  # a slot that is not an int: refused, with no effect
         step["slot"] = op.slot
     if op.name in KEYED:
-        key = _expressible(op.key)
+        key = expressible(op.key)
         if key is None:
             return None  # no MessagePack for it: refused, with no effect
         step["key"] = key
     if op.name == "insert":
-        value = _expressible(op.value)
+        value = expressible(op.value)
         if value is None:
             return None
         step["value"] = value
@@ -556,13 +471,9 @@ def replay(
 ) -> Mismatch | None:
     """Run the trace; the first difference, or None. "auto" storage is a file in a temp
     folder for traces that reopen or open a second time, memory otherwise. A `crash`
-    section is rerun first, against the implementation only. TraceError if the trace is
-    not well-formed."""
+    section is left to crashes.reproducer.replay. TraceError if the trace is not
+    well-formed."""
     check(trace)
-    if "crash" in trace and target == "implementation":
-        crashed = _rerun_crash(trace)
-        if crashed is not None:
-            return crashed
     backend = _backend(trace, target, storage)
     run = _Run(backend, trace["clock"])
 
@@ -611,21 +522,6 @@ def replay(
         if run.store is not None:
             run.store.close()
         backend.release()
-
-
-def _rerun_crash(trace: Trace) -> Mismatch | None:
-    """Crash the store again exactly where the campaign saw it break a promise, on the
-    simulated disk under the same persistence model, and judge the recovery."""
-    # Imported here: the crash checker itself records traces with this module.
-    from assemblage_kv_oracle.crashes import CrashDivergence, reproduce
-
-    try:
-        found = reproduce(CrashDivergence.from_json(trace["crash"]))
-    except (KeyError, TypeError, ValueError) as error:
-        raise TraceError(f"{trace['name']}: cannot rerun its crash: {error}") from error
-    if not found:
-        return None
-    return Mismatch(trace["name"], "implementation", None, f"crash: {found[0].describe()}")
 
 
 # --- files ---------------------------------------------------------------------------------
@@ -684,119 +580,3 @@ def trace_files(paths: Iterable[str | Path]) -> list[Path]:
     for path in map(Path, paths):
         found += sorted(path.glob("*.json")) if path.is_dir() else [path]
     return found
-
-
-# --- random programs -----------------------------------------------------------------------
-
-
-def _probe(programs_log: bytes) -> list[Op]:
-    """What an open trace asks a recovered store: every key a program may have written."""
-    from assemblage_kv_oracle.strategies import KEY_POOL
-
-    ops = [Op("begin", tx=0), Op("last_updated", tx=0)]
-    ops += [Op("keys", tx=0, slot=slot) for slot in (0, 1, 255)]
-    for key in KEY_POOL:
-        ops += [Op("versions", tx=0, key=key), Op("get", tx=0, key=key),
-                Op("get_unremoved", tx=0, key=key)]
-    return [*ops, Op("insert", tx=0, key="probe", value=len(programs_log)), Op("commit", tx=0)]
-
-
-def random_traces(seed: int, count: int) -> list[Trace]:
-    """`count` distinct traces from the shared strategies: random programs, and (one in
-    five) open traces, a program's log damaged at random then read back. Same seed and
-    Hypothesis version, same traces."""
-    from hypothesis import HealthCheck, Phase, given, settings
-    from hypothesis import seed as hypothesis_seed
-    from hypothesis import strategies as st
-
-    from assemblage_kv_oracle.strategies import damaged, programs
-
-    wanted = {"random": count - count // 5, "random-open": count // 5}
-    found: dict[str, dict[str, Trace]] = {kind: {} for kind in wanted}
-
-    def keep(kind: str, trace: Trace) -> None:
-        content = json.dumps([trace["log"], trace["steps"]])
-        if len(found[kind]) < wanted[kind] and content not in found[kind]:
-            trace["name"] = f"{kind}-{seed}-{len(found[kind]):04d}"
-            found[kind][content] = trace
-
-    @hypothesis_seed(seed)
-    @settings(max_examples=4 * count, database=None, deadline=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
-    @given(programs(), st.data())
-    def collect(program: list[Op], data: st.DataObject) -> None:
-        # What is drawn may not depend on earlier examples: Hypothesis replays draws.
-        trace = record(program, name="", clock=START,
-                       description=f"A random program (seed {seed}) from strategies.programs.")
-        keep("random", trace)
-        log = bytes.fromhex(trace["steps"][-1]["log"]) if trace["steps"] else b""
-        if log:
-            broken = data.draw(damaged(log))
-            with contextlib.suppress(TraceError):  # a log this writer would not write
-                keep("random-open", record(
-                    _probe(log), name="", log=broken, clock=START + 10**6,
-                    description="A random program's log, damaged at random "
-                    "(strategies.damaged), opened and read back."))
-
-    collect()
-    return [trace for kind in wanted for trace in found[kind].values()]
-
-
-# --- the command ---------------------------------------------------------------------------
-
-
-def _record_command(out: Path, seed: int, count: int) -> int:
-    from assemblage_kv_oracle.scenarios import scenario_traces
-
-    out.mkdir(parents=True, exist_ok=True)
-    traces = [*scenario_traces(), *random_traces(seed, count)]
-    total = 0
-    for trace in traces:
-        text = dumps(trace)
-        (out / f"{trace['name']}.json").write_text(text)
-        total += len(text)
-    print(f"recorded {len(traces)} traces ({total:,} bytes) in {out}")
-    return 0
-
-
-def _replay_command(paths: list[str], against: str, storage: Storage) -> int:
-    targets: list[Target] = ["implementation", "model"] if against == "both" else [
-        "implementation" if against == "implementation" else "model"]
-    files = trace_files(paths)
-    failures = 0
-    for path in files:
-        for target in targets:
-            try:
-                found = replay(load(path), target, storage)
-            except TraceError as error:
-                found = Mismatch(str(path), target, None, f"cannot replay: {error}")
-            if found is not None:
-                failures += 1
-                print(f"MISMATCH {found}")
-    runs = len(files) * len(targets)
-    print(f"replayed {len(files)} traces against {' and '.join(targets)}: "
-          f"{runs - failures} of {runs} runs matched")
-    return 1 if failures or not files else 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m assemblage_kv_oracle.traces",
-                                     description=__doc__.splitlines()[0] if __doc__ else None)
-    commands = parser.add_subparsers(dest="command", required=True)
-    rec = commands.add_parser("record", help="write the hand-written and random traces")
-    rec.add_argument("out", type=Path)
-    rec.add_argument("--seed", type=int, default=1)
-    rec.add_argument("--count", type=int, default=300, help="random traces")
-    rep = commands.add_parser("replay", help="replay traces; exit 1 on any mismatch")
-    rep.add_argument("paths", nargs="+", help="trace files or folders of them")
-    rep.add_argument("--against", choices=["implementation", "model", "both"],
-                     default="implementation")
-    rep.add_argument("--storage", choices=["auto", "memory", "file"], default="auto")
-    args = parser.parse_args(argv)
-    if args.command == "record":
-        return _record_command(args.out, args.seed, args.count)
-    return _replay_command(args.paths, args.against, args.storage)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
