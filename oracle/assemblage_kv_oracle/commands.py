@@ -28,7 +28,15 @@ from assemblage_kv_oracle.crashes.persistence import PersistenceModel, model_nam
 from assemblage_kv_oracle.crashes.planted import PLANTED, seams_named
 from assemblage_kv_oracle.crashes.reproducer import replay, shrink, write_reproducer
 from assemblage_kv_oracle.program import TraceError
-from assemblage_kv_oracle.traces import FORMAT, Mismatch, Target, dumps, load, trace_files
+from assemblage_kv_oracle.traces import (
+    FORMAT,
+    Mismatch,
+    Storage,
+    Target,
+    dumps,
+    load,
+    trace_files,
+)
 
 PROG = "python -m assemblage_kv_oracle"
 CRASH_FUZZ = "assemblage-kv-crash-fuzz"
@@ -258,7 +266,7 @@ def _is_trace(path: Path) -> bool:
         return False
 
 
-def _replay(paths: list[str], against: str, storage: str) -> int:
+def _replay(paths: list[str], against: str, storage: Storage) -> int:
     targets: list[Target] = ["implementation", "model"] if against == "both" else [
         "implementation" if against == "implementation" else "model"]  # fmt: skip
     files = trace_files(paths)
@@ -269,8 +277,7 @@ def _replay(paths: list[str], against: str, storage: str) -> int:
     for path in files:
         for target in targets:
             try:
-                found = replay(load(path), target, "memory" if storage == "memory" else
-                               "file" if storage == "file" else "auto")  # fmt: skip
+                found = replay(load(path), target, storage)
             except TraceError as error:
                 found = Mismatch(str(path), target, None, f"cannot replay: {error}")
             if found is not None:
