@@ -150,7 +150,7 @@ def test_the_same_seed_records_the_same_files_here_and_in_a_fresh_process(
     left in the folder is replaced, not mixed in."""
     there, here = tmp_path / "there", tmp_path / "here"
     command = [sys.executable, "-m", "assemblage_kv_oracle", "trace", "record", str(there),
-               "--seed", "3", "--count", "5"]  # fmt: skip
+               "--seed", "3", "--count", "15"]  # fmt: skip
     subprocess.run(command, cwd=tmp_path, check=True, capture_output=True)
     literals = tmp_path / "modules" / "many_literals.py"
     literals.parent.mkdir()
@@ -161,11 +161,11 @@ def test_the_same_seed_records_the_same_files_here_and_in_a_fresh_process(
     importlib.import_module("many_literals")
     here.mkdir()
     (here / "random-3-0099.json").write_text(dumps(seed_example()))  # an older record's
-    assert main(["trace", "record", str(here), "--seed", "3", "--count", "5"]) == 0
+    assert main(["trace", "record", str(here), "--seed", "3", "--count", "15"]) == 0
     assert "removed 1 older ones" in capsys.readouterr().out
     files = {path.name: path.read_bytes() for path in sorted(there.iterdir())}
     assert {path.name: path.read_bytes() for path in sorted(here.iterdir())} == files
-    assert sum(name.startswith("random-") for name in files) == 5
+    assert sum(name.startswith("random-") for name in files) == 15
     assert f"Hypothesis {hypothesis.__version__}" in load(there / "random-3-0000.json")[
         "description"]  # fmt: skip
     assert not (tmp_path / ".hypothesis").exists()
