@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from assemblage_kv_oracle import traces
+from assemblage_kv_oracle import trace_format
 from assemblage_kv_oracle.__main__ import crash_fuzz
 from assemblage_kv_oracle.commands import STORES, campaign_parser, main
 from assemblage_kv_oracle.crashes import PLANTED, reproducer
@@ -44,7 +44,7 @@ def test_a_planted_bug_stops_the_campaign_with_a_reproducer(
     assert status == 1, out + err
     (path,) = tmp_path.glob("*.json")
     assert path.name.startswith("crash-no-fsync-on-commit-1-")  # the store variant, the seed
-    trace = traces.load(path)
+    trace = trace_format.load(path)
     assert trace["name"] == path.stem
     divergence = reproducer.from_json(trace["crash"])
     assert divergence.seams == "no-fsync-on-commit"
@@ -58,8 +58,8 @@ def test_a_planted_bug_stops_the_campaign_with_a_reproducer(
     assert reproducer.replay(trace) is None
     # A second divergence of the same name never overwrites the first.
     again = write_reproducer(divergence, tmp_path, path.stem)
-    assert again == path.with_name(f"{path.stem}-2.json") and traces.load(path) != {}
-    assert traces.load(again)["name"] == again.stem
+    assert again == path.with_name(f"{path.stem}-2.json") and trace_format.load(path) != {}
+    assert trace_format.load(again)["name"] == again.stem
 
 
 @pytest.mark.parametrize(
@@ -163,7 +163,7 @@ def test_the_reproducer_is_a_trace_file_the_replayer_command_reruns(
     crash_fuzz(["--store", "no-directory-fsync-after-merge", "--workloads", "20", "--seed", "3",
                 "--states-per-point", "16", "--out", str(tmp_path)])  # fmt: skip
     (path,) = tmp_path.glob("*.json")
-    assert json.loads(path.read_text())["format"] == traces.FORMAT
+    assert json.loads(path.read_text())["format"] == trace_format.FORMAT
     capsys.readouterr()
     assert main(["trace", "replay", str(path)]) == 1
     assert "MISMATCH" in capsys.readouterr().out

@@ -19,18 +19,16 @@ import assemblage_kv_spec as spec
 from assemblage_kv_oracle.commands import main
 from assemblage_kv_oracle.program import OPS, Op, TraceError
 from assemblage_kv_oracle.scenarios import scenario_traces
-from assemblage_kv_oracle.traces import (
+from assemblage_kv_oracle.trace_format import (
     ERRORS,
     FORMAT,
-    Target,
     Trace,
     check,
     dumps,
     load,
-    record,
-    replay,
     trace_files,
 )
+from assemblage_kv_oracle.traces import Target, record, replay
 
 CORPUS = Path(__file__).parent / "traces"
 FILES = trace_files([CORPUS])

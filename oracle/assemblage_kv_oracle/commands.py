@@ -28,15 +28,8 @@ from assemblage_kv_oracle.crashes.persistence import PersistenceModel, model_nam
 from assemblage_kv_oracle.crashes.planted import PLANTED, seams_named
 from assemblage_kv_oracle.crashes.reproducer import replay, shrink, write_reproducer
 from assemblage_kv_oracle.program import TraceError
-from assemblage_kv_oracle.traces import (
-    FORMAT,
-    Mismatch,
-    Storage,
-    Target,
-    dumps,
-    load,
-    trace_files,
-)
+from assemblage_kv_oracle.trace_format import FORMAT, dumps, load, trace_files
+from assemblage_kv_oracle.traces import Mismatch, Storage, Target
 
 PROG = "python -m assemblage_kv_oracle"
 CRASH_FUZZ = "assemblage-kv-crash-fuzz"
@@ -261,7 +254,7 @@ def _record(out: Path, seed: int, count: int) -> int:
 
 def _is_trace(path: Path) -> bool:
     try:
-        return load(path)["format"] == FORMAT
+        return bool(load(path)["format"] == FORMAT)
     except TraceError:
         return False
 

@@ -13,7 +13,8 @@ from assemblage_kv_oracle import seeded
 from assemblage_kv_oracle.program import START, Op, TraceError, read_back
 from assemblage_kv_oracle.scenarios import scenario_traces
 from assemblage_kv_oracle.strategies import KEY_POOL, damaged, programs
-from assemblage_kv_oracle.traces import Trace, record
+from assemblage_kv_oracle.trace_format import Trace
+from assemblage_kv_oracle.traces import record
 
 
 def corpus(seed: int, count: int) -> list[Trace]:

@@ -6,6 +6,7 @@ steps, each a call of the API with the answer it must give. `record` runs a list
 trace against the implementation (or the model) and names the first step that differs.
 Other ports replay the same files with a small replayer of their own.
 
+The format and its files are in trace_format.py, one run on one side in trace_run.py.
 This module knows no Hypothesis, no crash and no command line: the corpus (corpus.py)
 feeds it programs, crashes/reproducer.py reruns a reproducer's `crash` section, and
 `python -m assemblage_kv_oracle trace record|replay` is the command.
@@ -14,292 +15,29 @@ feeds it programs, crashes/reproducer.py reruns a reproducer's `crash` section, 
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal, NotRequired, Protocol, TypedDict
+from typing import Any, Literal
 
-import assemblage_kv as kv
-from assemblage_kv_oracle.model import ModelError, ModelStore
 from assemblage_kv_oracle.program import (
     KEYED,
     START,
     TX_OPS,
-    Clock,
     Op,
     TraceError,
     decode_hex,
-    encode_hex,
     expressible,
 )
-
-FORMAT = "assemblage-kv-trace/1"
-ANSWERING = frozenset(
-    {"get", "get_unremoved", "get_version", "versions", "keys", "last_updated", "log_size"}
+from assemblage_kv_oracle.trace_format import ANSWERING, CHECKPOINTED, FORMAT, Step, Trace, check
+from assemblage_kv_oracle.trace_run import (
+    Backend,
+    FileBackend,
+    MemoryBackend,
+    ModelBackend,
+    Run,
+    Short,
+    outcome,
 )
-CHECKPOINTED = frozenset({"commit", "merge", "reopen"})
-"""After these steps (and after the last one) a recorded trace states the whole log."""
-
-ERRORS = (
-    "TransactionConflict", "SnapshotExpired", "TransactionClosed", "StoreClosed",
-    "StoreLocked", "CorruptStore", "NotAStore", "LimitExceeded", "InvalidArgument",
-    "StorageError",
-)  # fmt: skip
-"""Every error the store raises on purpose; traces use all but StorageError (docs)."""
-
-
-class Step(TypedDict):
-    """One call and its expected outcome; which fields appear depends on `op`."""
-
-    op: str
-    tx: NotRequired[int]
-    slot: NotRequired[int]
-    key: NotRequired[str]  # MessagePack, hex
-    value: NotRequired[str]  # MessagePack, hex
-    index: NotRequired[int]  # get_version: which of the versions
-    from_step: NotRequired[int]  # get_version: whose versions (default: versions() now)
-    ms: NotRequired[int]  # clock: the new reading
-    result: NotRequired[Any]
-    error: NotRequired[str]
-    log: NotRequired[str]  # checkpoint: the whole log after the step, hex
-
-
-class Opening(TypedDict):
-    """How opening the starting bytes ends: the log after it, or an error; and the bytes
-    it cut off and kept aside (a copy next to the log), if any."""
-
-    log: NotRequired[str]
-    error: NotRequired[str]
-    kept_aside: NotRequired[str]
-
-
-class Trace(TypedDict):
-    format: str
-    name: str
-    description: str
-    clock: int
-    log: str
-    open: Opening
-    steps: list[Step]
-    crash: NotRequired[dict[str, Any]]  # a crash campaign's reproducer (docs/traces.md)
-
-
-# --- one run of a trace on one side ---------------------------------------------------------
-
-
-class _Backend(Protocol):
-    """Where a run's log lives, and how a store of it is opened."""
-
-    def open(self, clock: Clock) -> Any: ...
-    def open_second(self, clock: Clock) -> None: ...
-    def log(self) -> bytes: ...
-    def kept_aside(self, store: Any) -> bytes | None: ...
-    def release(self) -> None: ...
-
-
-class _ModelBackend:
-    """The spec's log; reopening reads back its encoding, as a file would be read."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.store: ModelStore | None = None
-
-    def open(self, clock: Clock) -> ModelStore:
-        data = self.log()
-        store = ModelStore.from_bytes(data, clock)
-        if not data.startswith(store.encoded()):
-            raise TraceError("the starting log is not as this project writes logs (minimal "
-                             "size fields): the bytes after opening cannot be stated")
-        self.store = store
-        return store
-
-    def open_second(self, clock: Clock) -> None:
-        # The spec has no files: this is docs/semantics.md's "one owner" rule.
-        if self.store is not None and not self.store.closed:
-            raise ModelError("StoreLocked")
-
-    def log(self) -> bytes:
-        return self.data if self.store is None else self.store.encoded()
-
-    def kept_aside(self, store: ModelStore) -> bytes | None:
-        return store.kept_aside
-
-    def release(self) -> None:
-        pass
-
-
-class _MemoryBackend:
-    def __init__(self, data: bytes) -> None:
-        self.storage = kv.MemoryStorage(data)
-
-    def open(self, clock: Clock) -> kv.KvStore:
-        return kv.KvStore.open(self.storage, clock=clock)
-
-    def open_second(self, clock: Clock) -> None:
-        raise TraceError("open_second needs a file: replay with storage 'file' or 'auto'")
-
-    def log(self) -> bytes:
-        return self.storage.read(0, self.storage.size())
-
-    def kept_aside(self, store: kv.KvStore) -> bytes | None:
-        cut = store.recovery
-        return None if cut is None or cut.copy is None else self.storage.kept.get(cut.copy)
-
-    def release(self) -> None:
-        pass
-
-
-class _FileBackend:
-    def __init__(self, data: bytes) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="assemblage-kv-trace-"))
-        self.path = self.folder / "store.aeon"
-        self.path.write_bytes(data)
-
-    def open(self, clock: Clock) -> kv.KvStore:
-        return kv.open(self.path, clock=clock)
-
-    def open_second(self, clock: Clock) -> None:
-        kv.open(self.path, clock=clock).close()
-
-    def log(self) -> bytes:
-        return self.path.read_bytes()
-
-    def kept_aside(self, store: kv.KvStore) -> bytes | None:
-        cut = store.recovery
-        if cut is None or cut.copy is None:
-            return None
-        copy = Path(cut.copy)
-        return copy.read_bytes() if copy.parent == self.path.resolve().parent else None
-
-    def release(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
-_NOTHING = object()
-"""The default passed to reads, so that "nothing" and a stored nil stay apart."""
-
-Outcome = tuple[str | None, Any]
-"""(error name or None, answer in its trace form)."""
-
-
-def _outcome(call: Callable[[], Any]) -> Outcome:
-    try:
-        return None, call()
-    except ModelError as error:
-        return error.name, None
-    except kv.KvError as error:
-        return type(error).__name__, None
-
-
-def _value_answer(value: Any) -> str | None:
-    return None if value is _NOTHING else encode_hex(value)
-
-
-def _versions_answer(versions: Iterable[Any]) -> list[dict[str, Any]]:
-    return [
-        {"timestamp": v.timestamp, "is_removed": v.is_removed, "is_committed": v.is_committed}
-        for v in versions
-    ]
-
-
-class _Run:
-    """A trace being run on one backend: the store, the transactions by id, the clock."""
-
-    def __init__(self, backend: _Backend, clock: int) -> None:
-        self.backend = backend
-        self.clock = Clock(clock)
-        self.store: Any = None
-        self.txs: dict[int, Any] = {}
-        self.listed: dict[int, list[Any]] = {}  # versions step -> the versions it returned
-
-    def open(self) -> str | None:
-        with warnings.catch_warnings():  # what was kept aside is compared instead
-            warnings.simplefilter("ignore", kv.RecoveryWarning)
-            error, self.store = _outcome(lambda: self.backend.open(self.clock))
-        return error
-
-    def tx(self, step: Step) -> Any:
-        tx_id = step.get("tx")
-        if tx_id not in self.txs:
-            raise TraceError(f"transaction {tx_id!r} did not begin")
-        return self.txs[tx_id]
-
-    def run(self, n: int, step: Step) -> Outcome:
-        """Step n; errors of the store's hierarchy are outcomes, anything else raises."""
-        op = step["op"]
-        if op == "begin":
-            if step.get("tx") in self.txs:
-                raise TraceError(f"transaction {step.get('tx')!r} began twice")
-            error, tx = _outcome(self.store.current)
-            if error is None:
-                self.txs[step["tx"]] = tx
-            return error, None
-        if op in TX_OPS:
-            return self._tx_call(n, op, self.tx(step), step)
-        if op == "merge":
-            return _outcome(self.store.merge)[0], None
-        if op == "log_size":
-            return _outcome(self.store.log_size)
-        if op == "close":
-            return _outcome(self.store.close)[0], None
-        if op == "reopen":
-            self.store.close()
-            return self.open(), None
-        if op == "open_second":
-            return _outcome(lambda: self.backend.open_second(self.clock))[0], None
-        if op == "clock":
-            self.clock.now = step["ms"]
-            return None, None
-        raise TraceError(f"unknown op {op!r}")
-
-    def _tx_call(self, n: int, op: str, tx: Any, step: Step) -> Outcome:
-        slot = step.get("slot")
-        key = decode_hex(step["key"]) if op in KEYED else None
-        if op == "insert":
-            return _outcome(lambda: tx.insert(slot, key, decode_hex(step["value"])))[0], None
-        if op == "remove":
-            return _outcome(lambda: tx.remove(slot, key))[0], None
-        if op in ("get", "get_unremoved"):
-            error, value = _outcome(lambda: getattr(tx, op)(slot, key, _NOTHING))
-            return error, None if error else _value_answer(value)
-        if op == "versions":
-            error, versions = _outcome(lambda: tx.versions(slot, key))
-            if error:
-                return error, None
-            self.listed[n] = versions
-            return None, _versions_answer(versions)
-        if op == "get_version":
-            return self._get_version(tx, slot, key, step)
-        if op == "keys":
-            error, keys = _outcome(lambda: tx.keys(slot))
-            return error, None if error else sorted(encode_hex(k) for k in keys)
-        if op == "last_updated":
-            return _outcome(tx.last_updated)
-        return _outcome(getattr(tx, op))[0], None  # commit, abort
-
-    def _get_version(self, tx: Any, slot: Any, key: Any, step: Step) -> Outcome:
-        index = step.get("index", 0)
-        source = step.get("from_step")
-        if source is None:
-            error, versions = _outcome(lambda: tx.versions(slot, key))
-            if error:
-                return error, None
-        elif source in self.listed:
-            versions = self.listed[source]
-        else:
-            raise TraceError(f"from_step {source} is not a versions step that answered")
-        if not 0 <= index < len(versions):
-            raise _Short(f"versions() gave {len(versions)} versions, the step takes #{index}")
-        error, value = _outcome(lambda: tx.get_version(slot, key, versions[index], _NOTHING))
-        return error, None if error else _value_answer(value)
-
-
-class _Short(Exception):
-    """Fewer versions than a get_version step takes: a difference, found before the call."""
-
 
 # --- recording -----------------------------------------------------------------------------
 
@@ -334,7 +72,7 @@ def _step_of(op: Op, position: int, steps_of_ops: dict[int, int]) -> Step | None
     return step
 
 
-def _index_in_range(op: Op, position: int, step: Step, run: _Run) -> Step:
+def _index_in_range(op: Op, position: int, step: Step, run: Run) -> Step:
     """A get_version step whose index names a version: modulo their number, or, if the
     key has none, a versions step instead (reading the same key changes nothing)."""
     if "from_step" in step:
@@ -342,7 +80,7 @@ def _index_in_range(op: Op, position: int, step: Step, run: _Run) -> Step:
             raise TraceError(f"op {position}: the source's versions have no #{op.index}")
         return step
     tx, slot, key = run.txs[op.tx], step["slot"], decode_hex(step["key"])
-    error, versions = _outcome(lambda: tx.versions(slot, key))
+    error, versions = outcome(lambda: tx.versions(slot, key))
     if error is not None:
         return step
     if not versions:
@@ -366,7 +104,7 @@ def record(
     encoding (all of them calls that fail with no effect). A `get_version` whose key
     has no versions becomes a `versions` step.
     """
-    run = _Run(_ModelBackend(log), clock)
+    run = Run(ModelBackend(log), clock)
     trace: Trace = {
         "format": FORMAT,
         "name": name,
@@ -456,14 +194,14 @@ def _said(error: str | None, answer: Any, op: str) -> str:
     return f"answer {_short(answer)}" if op in ANSWERING else "success"
 
 
-def _backend(trace: Trace, target: Target, storage: Storage) -> _Backend:
+def _backend(trace: Trace, target: Target, storage: Storage) -> Backend:
     data = bytes.fromhex(trace["log"])
     if target == "model":
-        return _ModelBackend(data)
+        return ModelBackend(data)
     needs_file = any(step["op"] in ("reopen", "open_second") for step in trace["steps"])
     if storage == "file" or (storage == "auto" and needs_file):
-        return _FileBackend(data)
-    return _MemoryBackend(data)
+        return FileBackend(data)
+    return MemoryBackend(data)
 
 
 def replay(
@@ -475,7 +213,7 @@ def replay(
     well-formed."""
     check(trace)
     backend = _backend(trace, target, storage)
-    run = _Run(backend, trace["clock"])
+    run = Run(backend, trace["clock"])
 
     def mismatch(step: int | None, message: str) -> Mismatch:
         return Mismatch(trace["name"], target, step, message)
@@ -501,7 +239,7 @@ def replay(
             call = _describe(step)
             try:
                 error, answer = run.run(n, step)
-            except _Short as short:
+            except Short as short:
                 return mismatch(n, f"{call}: {short}")
             except TraceError:
                 raise
@@ -522,61 +260,3 @@ def replay(
         if run.store is not None:
             run.store.close()
         backend.release()
-
-
-# --- files ---------------------------------------------------------------------------------
-
-_STEP_FIELDS = {
-    "begin": {"tx"}, "insert": {"tx", "slot", "key", "value"}, "remove": {"tx", "slot", "key"},
-    "get": {"tx", "slot", "key"}, "get_unremoved": {"tx", "slot", "key"},
-    "versions": {"tx", "slot", "key"}, "get_version": {"tx", "slot", "key", "index"},
-    "keys": {"tx", "slot"}, "last_updated": {"tx"}, "commit": {"tx"}, "abort": {"tx"},
-    "merge": set(), "log_size": set(), "close": set(), "reopen": set(),
-    "open_second": set(), "clock": {"ms"},
-}  # fmt: skip
-_OPTIONAL_FIELDS = {"result", "error", "log", "from_step"}
-
-
-def check(trace: Trace) -> None:
-    """TraceError unless the trace has the fields docs/traces.md gives it."""
-    if not isinstance(trace, dict) or trace.get("format") != FORMAT:
-        raise TraceError(f"not a trace of format {FORMAT!r}")
-    for field in ("name", "description", "clock", "log", "open", "steps"):
-        if field not in trace:
-            raise TraceError(f"trace without {field!r}")
-    if "error" in trace["open"] and trace["steps"]:
-        raise TraceError(f"{trace['name']}: a log that does not open takes no steps")
-    for n, step in enumerate(trace["steps"]):
-        needed = _STEP_FIELDS.get(step.get("op", ""))
-        if needed is None:
-            raise TraceError(f"{trace['name']}: step {n} has no known op")
-        fields = set(step) - {"op"}
-        if not needed <= fields or fields - needed - _OPTIONAL_FIELDS:
-            raise TraceError(f"{trace['name']}: step {n} ({step['op']}) has fields {fields}")
-
-
-def dumps(trace: Trace) -> str:
-    """JSON with one step per line: readable, and diffs stay small."""
-    head = {field: value for field, value in trace.items() if field != "steps"}
-    lines = [f"  {json.dumps(field)}: {json.dumps(value)}," for field, value in head.items()]
-    steps = ",\n".join(f"    {json.dumps(step)}" for step in trace["steps"])
-    body = f'  "steps": [\n{steps}\n  ]' if steps else '  "steps": []'
-    return "{\n" + "\n".join(lines) + "\n" + body + "\n}\n"
-
-
-def load(path: str | Path) -> Trace:
-    """The trace in a file; TraceError if it cannot be read, is not JSON, or not a trace."""
-    try:
-        trace: Trace = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as error:
-        raise TraceError(f"cannot read {str(path)!r}: {error}") from error
-    check(trace)
-    return trace
-
-
-def trace_files(paths: Iterable[str | Path]) -> list[Path]:
-    """The .json files named, and those in the folders named, sorted."""
-    found: list[Path] = []
-    for path in map(Path, paths):
-        found += sorted(path.glob("*.json")) if path.is_dir() else [path]
-    return found

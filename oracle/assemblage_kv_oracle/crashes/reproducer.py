@@ -19,7 +19,8 @@ from assemblage_kv_oracle.crashes.persistence import model_named
 from assemblage_kv_oracle.crashes.run import PATH, Seams
 from assemblage_kv_oracle.program import Op, TraceError, decode_hex, encode_hex, read_back
 from assemblage_kv_oracle.strategies import KEY_POOL
-from assemblage_kv_oracle.traces import Mismatch, Storage, Target, Trace, dumps, record
+from assemblage_kv_oracle.trace_format import Trace, dumps
+from assemblage_kv_oracle.traces import Mismatch, Storage, Target, record
 from assemblage_kv_oracle.traces import replay as replay_steps
 
 

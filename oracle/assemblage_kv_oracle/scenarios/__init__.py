@@ -10,7 +10,8 @@ from __future__ import annotations
 from assemblage_kv_oracle.scenarios import lifecycle, snapshots
 from assemblage_kv_oracle.scenarios.opening import open_scenarios
 from assemblage_kv_oracle.scenarios.steps import SCENARIOS, Scenario
-from assemblage_kv_oracle.traces import Trace, record
+from assemblage_kv_oracle.trace_format import Trace
+from assemblage_kv_oracle.traces import record
 
 REGISTERED = (snapshots, lifecycle)
 """The modules whose scenarios register themselves, in corpus order."""
