@@ -15,6 +15,7 @@ import msgpack
 import pytest
 
 import assemblage_kv as kv
+from assemblage_kv import _filesystem
 from assemblage_kv_oracle.faults import FaultyFileSystem
 
 from helpers import one_transaction_log
@@ -779,6 +780,7 @@ def test_the_lock_file_has_the_permissions_of_a_new_log(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts handles in /proc")
+@pytest.mark.skipif(_filesystem.fcntl is None, reason="no lock without fcntl: the documented limit")
 def test_a_store_held_by_another_process_is_refused_without_leaking_a_handle(
     tmp_path: Path,
 ) -> None:
