@@ -1,14 +1,14 @@
-"""The crash-recovery fuzz campaign (issue 4's main job), as a script in fuzz/.
+"""The crash-recovery fuzz campaign (the README's main job), as a script in fuzz/.
 
-Same as the `assemblage-kv-crash-fuzz` command: see
-oracle/assemblage_kv_oracle/crashes/campaign.py and the README.
+Same as `assemblage-kv-crash-fuzz` and `python -m assemblage_kv_oracle crash campaign`
+(oracle/assemblage_kv_oracle/commands.py).
 
     python fuzz/crash_campaign.py --seconds 600 --seed 1
 """
 
 import sys
 
-from assemblage_kv_oracle.crashes.campaign import main
+from assemblage_kv_oracle.__main__ import crash_fuzz
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(crash_fuzz())

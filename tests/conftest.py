@@ -1,4 +1,5 @@
-"""Fixtures shared by the API tests: a clock the test moves by hand, and stores on it."""
+"""Fixtures shared by the API tests: a clock the test moves by hand, and stores on it.
+What tests share besides fixtures is in helpers.py."""
 
 from __future__ import annotations
 
@@ -9,18 +10,7 @@ import pytest
 
 import assemblage_kv as kv
 
-
-class ManualClock:
-    """Milliseconds that move only when the test says so."""
-
-    def __init__(self, now: int = 1_700_000_000_000) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-    def advance(self, ms: int) -> None:
-        self.now += ms
+from helpers import ManualClock
 
 
 @pytest.fixture

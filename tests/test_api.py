@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+import pickle
 import threading
+import time
 from pathlib import Path
 
 import msgpack
 import pytest
 
 import assemblage_kv as kv
+import assemblage_kv_spec as spec
+from assemblage_kv._format import encode_commit, encode_entry
 
-from conftest import ManualClock
+from helpers import ManualClock, commit_over, one_transaction_log, stored_key
 from vectors import VECTORS, load
 
 MISSING = object()
@@ -707,3 +711,266 @@ def test_concurrent_readers_see_consistent_snapshots(store: kv.KvStore) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
+
+# --- pinned by mutation testing (docs/mutation-testing.md) ----------------------------
+
+
+def test_a_version_from_before_a_merge_is_not_a_version_after_it(clock: ManualClock) -> None:
+    """A Version names one version in one generation of the log (docs/semantics.md).
+
+    The merge keeps the lone transaction where it was, so the old and the new version
+    agree on everything but the generation. Kills _index Index.add mutants 1 and 6
+    (which drop the generation from versions).
+    """
+    with kv.open_memory(clock=clock) as store:
+        with store.current() as tx:
+            tx.insert(0, "k", 1)
+        old = store.current().versions(0, "k")[0]
+        store.merge()
+        tx = store.current()
+        assert tx.get(0, "k") == 1
+        with pytest.raises(kv.InvalidArgument):
+            tx.get_version(0, "k", old)
+
+
+def test_listing_an_untouched_slot_of_an_empty_store_does_not_conflict(
+    clock: ManualClock,
+) -> None:
+    """Kills _index Index.__init__ mutant 7 (slot_written starts at +1, not -1), which
+    otherwise only timed out."""
+    with kv.open_memory(clock=clock) as store:
+        with store.current() as tx:
+            assert tx.keys(5) == []
+            tx.insert(5, "k", 1)
+        assert store.current().get(5, "k") == 1
+
+
+def test_an_exception_out_of_a_with_block_finishes_the_transaction(
+    store: kv.KvStore,
+) -> None:
+    """Kills _transaction __exit__ mutants 2 and 3 (the transaction stays usable)."""
+    tx = store.current()
+    with pytest.raises(ZeroDivisionError), tx:
+        tx.insert(0, "k", 1)
+        raise ZeroDivisionError
+    with pytest.raises(kv.TransactionClosed):
+        tx.get(0, "k")
+    assert store.current().get(0, "k") is None
+
+
+def test_get_unremoved_answers_the_transactions_own_write_first(store: kv.KvStore) -> None:
+    """Kills _transaction get_unremoved mutants 6, 7, 10, 12 and 13."""
+    with store.current() as tx:
+        tx.insert(0, "k", 1)
+    tx = store.current()
+    tx.insert(0, "k", 2)
+    assert tx.get_unremoved(0, "k") == 2
+    tx.remove(0, "k")
+    assert tx.get_unremoved(0, "k") == 1
+
+
+def test_reads_of_own_writes_after_a_merge_are_expired(store: kv.KvStore) -> None:
+    """A merge expires open transactions, even for what they answer from their writes.
+
+    Kills _transaction get_unremoved mutant 9 and last_updated mutant 1 (the store is
+    asked about no snapshot, so the expiry goes unnoticed).
+    """
+    with store.current() as tx:
+        tx.insert(0, "k", 1)
+    tx = store.current()
+    tx.insert(0, "k", 2)
+    store.merge()
+    with pytest.raises(kv.SnapshotExpired):
+        tx.get_unremoved(0, "k")
+    with pytest.raises(kv.SnapshotExpired):
+        tx.last_updated()
+    with pytest.raises(kv.SnapshotExpired):
+        tx.get(0, "k")
+
+
+def test_every_merge_expires_the_transactions_before_it(store: kv.KvStore) -> None:
+    """The second merge too. Kills _store merge mutant 2 (every merged index of
+    generation None, so snapshots between two merges never expire); the state machine
+    caught it in the first run and missed it in the third."""
+    with store.current() as tx:
+        tx.insert(0, "k", 1)
+    store.merge()
+    between = store.current()
+    assert between.get(0, "k") == 1
+    store.merge()
+    with pytest.raises(kv.SnapshotExpired):
+        between.get(0, "k")
+
+
+def test_an_empty_commit_after_a_merge_is_expired(store: kv.KvStore) -> None:
+    """Committing nothing still checks the snapshot (docs/semantics.md, "Commit").
+
+    Kills _transaction commit mutant 12 (the store is asked about no snapshot).
+    """
+    tx = store.current()
+    store.merge()
+    with pytest.raises(kv.SnapshotExpired):
+        tx.commit()
+
+
+def test_keys_after_removing_a_key_that_was_never_written(store: kv.KvStore) -> None:
+    """Kills _transaction keys mutant 14 (`live.pop(key)` without a default: KeyError)."""
+    with store.current() as tx:
+        tx.insert(0, "kept", 1)
+    tx = store.current()
+    tx.remove(0, "never written")
+    assert tx.keys(0) == ["kept"]
+
+
+def test_keys_includes_own_writes_made_after_a_write_to_another_slot(
+    store: kv.KvStore,
+) -> None:
+    """Kills _transaction keys mutant 10 (continue -> break)."""
+    tx = store.current()
+    tx.insert(1, "a", 1)
+    tx.insert(0, "b", 2)
+    tx.insert(1, "c", 3)
+    assert sorted(tx.keys(1)) == ["a", "c"]
+    assert tx.keys(0) == ["b"]
+
+
+def test_an_uncommitted_version_belongs_to_its_transaction(store: kv.KvStore) -> None:
+    """Two transactions' own versions of a key are different versions (docs/semantics.md).
+
+    Kills _transaction _versions mutant 12 (own versions lose the writer's serial).
+    """
+    first = store.current()
+    second = store.current()
+    first.insert(0, "k", 1)
+    second.insert(0, "k", 1)
+    own = first.versions(0, "k")[-1]
+    assert first.get_version(0, "k", own) == 1
+    with pytest.raises(kv.InvalidArgument):
+        second.get_version(0, "k", own)
+
+
+def test_undecodable_stored_values_are_reported_at_their_offset(tmp_path: Path) -> None:
+    """Undecodable stored data raises CorruptStore with the offset of those bytes.
+
+    0xc1 is never valid MessagePack; the CRC matches, so the file opens. Kills _codec
+    decode mutants 10 to 12 and _transaction get_version mutant 15.
+    """
+    log, offset = one_transaction_log(b"\xc1")
+    path = tmp_path / "store.aeon"
+    path.write_bytes(log)
+    with kv.open(str(path)) as store:
+        tx = store.current()
+        for read in (
+            lambda: tx.get(0, "k"),
+            lambda: tx.get_unremoved(0, "k"),
+            lambda: tx.get_version(0, "k", tx.versions(0, "k")[0]),
+        ):
+            with pytest.raises(kv.CorruptStore) as raised:
+                read()
+            assert raised.value.offset == offset
+
+
+def test_repr_says_whether_the_store_is_closed() -> None:
+    """No selected test called repr (_store KvStore.__repr__ mutants 1 to 5: no tests)."""
+    store = kv.open_memory()
+    assert repr(store) == f"<KvStore {store.name!r}>"
+    store.close()
+    assert repr(store) == f"<KvStore {store.name!r} closed>"
+
+
+def _empty_commit(timestamp: int) -> bytes:
+    return encode_commit(timestamp, 0)
+
+
+@pytest.mark.parametrize(
+    "log",
+    [
+        commit_over(encode_entry(stored_key("k"), msgpack.packb(1)), timestamp=1_000)
+        + commit_over(encode_entry(stored_key("j"), msgpack.packb(2)), timestamp=2_000)
+        + _empty_commit(3_000),
+        _empty_commit(1_000) + _empty_commit(3_000),
+    ],
+    ids=["two_transactions_then_an_empty_commit", "two_empty_commits"],
+)
+def test_merge_keeps_a_trailing_empty_commit_and_its_timestamp(log: bytes) -> None:
+    """Merge keeps the log's last transaction, even empty (docs/semantics.md, Merge).
+
+    Our writer never commits an empty transaction, so only a file written elsewhere
+    ends with one, and the oracle never merges such a log. Kills _store _merged_log (now
+    _merging merged_log) mutants 14 and 67 to 81.
+    """
+    values = {"k": 1, "j": 2} if len(log) > 2 * 12 else {}
+    storage = kv.MemoryStorage(log)
+    with kv.KvStore.open(storage) as store:
+        assert store.current().last_updated() == 3_000
+        store.merge()
+        assert store.current().last_updated() == 3_000
+        merged = storage.read(0, storage.size())
+        assert merged == spec.encode_log(spec.merge(spec.recover(log).log))
+    with kv.KvStore.open(kv.MemoryStorage(merged)) as reopened:
+        tx = reopened.current()
+        assert tx.last_updated() == 3_000
+        assert {key: tx.get(0, key) for key in values} == values
+        assert sorted(tx.keys(0)) == sorted(values)
+
+
+def test_a_clock_at_zero_is_in_range() -> None:
+    """Timestamps run from 0 to 2**48 - 1. Kills _store commit mutant 47 (0 refused)."""
+    with kv.open_memory(clock=lambda: 0) as store:
+        with store.current() as tx:
+            tx.insert(0, "k", 1)
+        assert store.current().last_updated() == 0
+
+
+@pytest.mark.parametrize("now", [1.5, True, "1"])
+def test_a_clock_must_return_an_int(now: object) -> None:
+    """The clock must return an int (docs/semantics.md). Kills _store _now mutant 2."""
+    store = kv.open_memory(clock=lambda: now)  # type: ignore[arg-type, return-value]
+    with pytest.raises(kv.InvalidArgument):
+        store.current()
+    store.close()
+
+
+def test_an_undecodablestored_key_is_reported_with_an_offset(tmp_path: Path) -> None:
+    """keys() on a key whose stored bytes are not MessagePack raises CorruptStore with
+    the offset of those bytes (docs/semantics.md, "Undecodable stored data"): after the
+    header and the two one-byte sizes. Kills _store live_keys mutant 18 (offset None)."""
+    log = commit_over(encode_entry(b"\xc1\x00", msgpack.packb(1)), timestamp=1_000)
+    with kv.KvStore.open(kv.MemoryStorage(log)) as store:
+        with pytest.raises(kv.CorruptStore) as raised:
+            store.current().keys(0)
+        assert raised.value.offset == 3
+
+
+def test_a_corrupt_store_error_keeps_its_message_and_offset_across_pickling() -> None:
+    """CorruptStore crosses a process boundary whole (multiprocessing pickles it).
+
+    Kills _errors CorruptStore.__reduce__ mutant 1 (the message lost); no selected test
+    pickled one.
+    """
+    error = kv.CorruptStore("the log is damaged at offset 12", 12)
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is kv.CorruptStore
+    assert str(copy) == "the log is damaged at offset 12"
+    assert copy.offset == 12
+
+
+def test_the_default_clock_is_milliseconds_since_the_epoch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without a clock, commits are stamped with the wall clock in milliseconds
+    (docs/semantics.md). Kills _clock wall_clock mutant 2 (divided by 1000001: half an
+    hour early today)."""
+    monkeypatch.setattr(time, "time_ns", lambda: 1_700_000_000_123_456_789)
+    with kv.open_memory() as store:
+        with store.current() as tx:
+            tx.insert(0, "k", 1)
+        assert store.current().last_updated() == 1_700_000_000_123
+
+
+def test_a_clock_at_the_largest_timestamp_is_in_range() -> None:
+    """Timestamps run from 0 to 2**48 - 1. Kills _store commit mutant 49 (the top refused)."""
+    with kv.open_memory(clock=lambda: 2**48 - 1) as store:
+        with store.current() as tx:
+            tx.insert(0, "k", 1)
+        assert store.current().last_updated() == 2**48 - 1

@@ -19,7 +19,6 @@ from assemblage_kv_oracle.crashes import (
     PATH,
     PLANTED,
     Budget,
-    CrashDivergence,
     Ext4Like,
     PersistenceModel,
     Progress,
@@ -30,12 +29,12 @@ from assemblage_kv_oracle.crashes import (
     crash_states,
     example,
     reproduce,
+    reproducer,
     run,
     workloads,
 )
 from assemblage_kv_oracle.crashes.simulated_fs import Recording
-from assemblage_kv_oracle.side_by_side import Clock
-from assemblage_kv_oracle.traces import Op
+from assemblage_kv_oracle.program import Clock, Op
 
 DIRECTORY = "/simulated"
 NEW = f"{DIRECTORY}/new"
@@ -303,10 +302,10 @@ def test_a_divergence_is_a_value_that_reproduces() -> None:
     )
     divergence = next(d for d in report.divergences if d.kind == "lost-acknowledged-commit")
     assert "crash after call" in divergence.describe() and divergence.choices
-    again = CrashDivergence.from_json(json.loads(json.dumps(divergence.to_json())))
-    assert again.to_json() == divergence.to_json()  # tuples in keys come back as lists
+    again = reproducer.from_json(json.loads(json.dumps(reproducer.to_json(divergence))))
+    assert reproducer.to_json(again) == reproducer.to_json(divergence)  # tuple keys: lists
     assert divergence.kind in {d.kind for d in reproduce(again)}
-    fixed = CrashDivergence.from_json({**divergence.to_json(), "seams": "real"})
+    fixed = reproducer.from_json({**reproducer.to_json(divergence), "seams": "real"})
     with pytest.raises(ValueError, match="not a crash state"):
         reproduce(fixed)  # the real store syncs: that crash state does not exist
     assert check(fixed.workload, WorstCase(), budget=Budget(16, 2)).divergences == []
@@ -356,6 +355,6 @@ def test_the_checker_meets_tails_kept_aside_and_disks_that_are_not_stores() -> N
 def test_a_recovery_divergence_becomes_a_trace_the_replayer_runs() -> None:
     report = check(example(), budget=Budget(8, 1), seams=PLANTED["no-truncate-at-open"])
     divergence = next(d for d in report.divergences if d.kind == "recovery-disagrees")
-    trace = divergence.to_trace("crash-no-truncate")
+    trace = reproducer.to_trace(divergence, "crash-no-truncate")
     assert trace["log"] == divergence.image[PATH].hex() and trace["open"]["log"] != trace["log"]
     assert traces.replay(trace, "implementation", "memory") is None  # the real store agrees

@@ -31,7 +31,7 @@ from assemblage_kv_oracle.crashes import SimulatedFileSystem
 from assemblage_kv_oracle.faults import FaultyFileSystem
 from assemblage_kv_oracle.machine import ReaderMachine
 
-from conftest import ManualClock
+from helpers import ManualClock
 
 READER_CALLS = {"open_read", "size", "pread", "file_id", "path_id", "close"}
 """Every file call a reader may make: none of them creates, writes, locks or syncs."""

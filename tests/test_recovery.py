@@ -32,7 +32,10 @@ from hypothesis import strategies as st
 import assemblage_kv as kv
 import assemblage_kv_spec as spec
 from assemblage_kv import _crc, _packed, _recovery
+from assemblage_kv._format import encode_entry
 from assemblage_kv_oracle.crashes import PATH, SimulatedFileSystem
+
+from helpers import commit_over, one_transaction_log, stored_key
 
 T0 = 1_700_000_000_000
 
@@ -962,3 +965,165 @@ def test_a_copy_that_fails_leaves_the_log_uncut_and_no_temporary() -> None:
     assert file_system.files() == {PATH: data}
     with pytest.warns(kv.RecoveryWarning):  # a later open, with a working disk, cuts it
         kv.KvStore.open(kv.FileStorage(PATH, file_system=SimulatedFileSystem({PATH: data}))).close()
+
+# --- pinned by mutation testing (docs/mutation-testing.md) ----------------------------
+
+
+_VALID, _ = one_transaction_log(msgpack.packb(1))
+
+
+_STORE_FILE_ENTRY = encode_entry(stored_key("s"), msgpack.packb(_VALID))
+
+
+# Tails appended to one valid transaction, each at an edge of parse_entry's framing.
+_TAILS = {
+    # value width 7 is reserved: malformed, even under a matching CRC (mutant 16)
+    "value_width_7": commit_over(
+        bytes((0x0F, 3)) + (1).to_bytes(7, "little") + stored_key("k") + b"\x01"
+    ),
+    # a commit mark cut after its second byte, which is wrong (mutant 24)
+    "bad_commit_mark_at_the_end": b"\x01\x07",
+    # key size 0 in the last bytes of the log (mutant 41)
+    "zero_key_size_at_the_end": b"\x08\x00",
+    # a one-byte stored key, under a matching CRC (mutants 51 and 52)
+    "one_bytestored_key": commit_over(bytes((0x08, 1, 0))),
+    # an entry ending exactly at the end of the log, without its commit (mutant 72)
+    "dangling_entry": bytes((0x09, 3, 1)) + stored_key("j") + b"\x02",
+    # Unfinished appends (docs/semantics.md): a valid transaction (a store file in a
+    # value) after the damage, then an entry cut short. The tail is torn only if the
+    # cut entry is consistent so far.
+    # - cut after the size fields of a one-byte stored key, which holds no packed key:
+    #   corrupt (a mutant of the old cut_entry_frame, 18, framed nothing and called it
+    #   consistent)
+    "cut_one_bytestored_key_after_a_store_file": _STORE_FILE_ENTRY + bytes((0x08, 1)),
+    # - cut in the value of an entry whose key size takes two (little-endian) bytes:
+    #   torn (the old cut_entry_frame's mutant 26 read the size big-endian)
+    "cut_long_key_entry_after_a_store_file": _STORE_FILE_ENTRY
+    + encode_entry(stored_key("x" * 300), msgpack.packb("v" * 10))[:-3],
+    # - size fields out of range, or a commit mark gone wrong, in the last bytes: corrupt
+    #   (parse_entry mutants 24, 40 and 54 skipped the check there and saw a cut entry)
+    "wrong_commit_mark_after_a_store_file": _STORE_FILE_ENTRY + b"\x01\x07",
+    "zero_key_size_after_a_store_file": _STORE_FILE_ENTRY + bytes((0x09, 0)),
+    "zero_value_size_after_a_store_file": _STORE_FILE_ENTRY + bytes((0x09, 3, 0)),
+}
+
+
+def _opened(data: bytes) -> tuple[str, int, bool]:
+    """How the implementation classifies `data` (as tests/test_recovery.py does): status,
+    valid length, and whether the cut tail was kept aside (with a RecoveryWarning)."""
+    storage = kv.MemoryStorage(data)
+    try:
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            store = kv.KvStore.open(storage)
+    except kv.CorruptStore as error:
+        return ("corrupt", error.offset, False)
+    except kv.NotAStore:
+        return ("not a store", 0, False)
+    with store:
+        size = store.log_size()
+    kept = store.recovery is not None and store.recovery.copy is not None
+    assert kept == any(issubclass(w.category, kv.RecoveryWarning) for w in warned)
+    return ("clean" if size == len(data) else "torn", size, kept)
+
+
+@pytest.mark.parametrize("tail", sorted(_TAILS))
+def test_framing_edges_are_classified_as_the_spec_says(tail: str) -> None:
+    """Open classifies a log as the spec's `recover` does, at parse_entry's edges.
+
+    tests/test_recovery.py checks this on generated logs, but not at these edges; the
+    state machine never writes such bytes. Kills _format parse_entry mutants 16, 24, 40,
+    41, 51, 52, 54 (see docs/mutation-testing.md for 72) and, before parse_entry took
+    over its job, cut_entry_frame mutants 18 and 26.
+    """
+    data = _VALID + _TAILS[tail]
+    recovered = spec.recover(data)
+    assert _opened(data) == (recovered.status, recovered.valid_length, recovered.keep_aside)
+
+
+@pytest.mark.parametrize("size", [4_099, 4_200, 70_000])
+def test_crcs_of_spans_at_the_direct_limit_with_ends_one_byte_apart_are_exact(
+    size: int,
+) -> None:
+    """The search for a valid transaction after damage (`_crc.any_match`) agrees with
+    zlib when the spans' ends lie 0, 1 or 2 bytes apart and when their lengths are at
+    the limit between hashing directly and the prefix arithmetic (4096 bytes); a wrong
+    answer would open a damaged store as torn and cut valid transactions off, a crash
+    would make it unopenable.
+
+    tests/test_recovery.py samples positions at random, rarely adjacent and never at
+    that limit. Kills _crc _shift mutant 4 (a shift by exactly one byte skipped) and
+    any_match mutant 17 (a span of exactly 4096 bytes looked up among the long ones:
+    KeyError).
+    """
+    data = random.Random(size).randbytes(size)
+    spans = [(s, e) for s in (0, 1, 3) for e in (4096, 4097, size - 3, size - 1, size) if s < e]
+    for start, end in spans:
+        crc = zlib.crc32(data[start:end])
+        others = [(s, e, zlib.crc32(data[s:e]) ^ 1) for s, e in spans]
+        assert _crc.any_match(data, [*others, (start, end, crc)])
+        assert not _crc.any_match(data, others)
+
+
+@pytest.mark.parametrize("junk", [b"\xff", b"\x00", b"\xc1"])
+@pytest.mark.parametrize("writes", [(), (spec.Insert(0, b"\xa1k", b"\x01"),)])
+def test_a_valid_transaction_one_byte_after_the_damage_is_found(
+    junk: bytes, writes: tuple[spec.Write, ...]
+) -> None:
+    """One unreadable byte, then a valid transaction (a bare commit, as the original
+    writes, or one with a write): corrupt, not a tail to cut off (docs/semantics.md).
+    Kills _recovery _valid_transaction_after mutant 10 (the search for commit entries
+    starts at offset 2 of the damage, so a bare commit at offset 1 is never seen)."""
+    good = spec.encode_log((spec.Insert(0, b"\xa1a", b"\x02"), spec.Commit(1)))
+    data = good + junk + spec.encode_log((*writes, spec.Commit(7)))
+    assert spec.recover(data).status == "corrupt"
+    storage = kv.MemoryStorage(data)
+    with pytest.raises(kv.CorruptStore) as raised:
+        kv.KvStore.open(storage)
+    assert raised.value.offset == len(good)
+
+
+def _overlapping_chains(k: int) -> bytes:
+    """Damage, then one kv entry whose value holds k commit marks, each followed by a kv
+    entry running to the end of that value: from every mark, a chain of entries leads to
+    the same (bad) commit, over spans that overlap. Then a junk byte and a valid
+    transaction that is not right after a commit entry."""
+    units = b"".join(
+        b"\x01\x06" + bytes(10) + b"\x0a\x02" + (18 * (k - i - 1) + 1).to_bytes(2, "little")
+        + b"\x01\x00"
+        for i in range(k)
+    )  # fmt: skip
+    value = units + b"\x00"
+    entry = b"\x0a\x02" + len(value).to_bytes(2, "little") + b"\x01\x00" + value
+    bad_commit = b"\x01\x06" + bytes(6) + b"\xde\xad\xbe\xef"
+    valid = spec.encode_log((spec.Insert(0, b"\xa1v", b"\x01"), spec.Commit(9)))
+    return b"\xff" + entry + bad_commit + b"\xff" + valid
+
+
+def test_a_valid_transaction_behind_many_overlapping_chains_is_found_in_linear_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The quick search after each commit entry gives up after CRCs over 4 x the tail's
+    bytes, and the exhaustive search then finds the valid transaction: corrupt, in
+    linear work. Kills _recovery _valid_transaction_after mutant 46 (giving up answers
+    "no valid transaction": a torn tail, cut off with the transaction) and 39, 40 (the
+    budget never runs out: quadratic CRC work)."""
+    from assemblage_kv import _recovery
+
+    good = spec.encode_log((spec.Insert(0, b"\xa1a", b"\x02"), spec.Commit(1)))
+    tail = _overlapping_chains(200)
+    assert spec.recover(good + tail).status == "corrupt"
+    crc_bytes = 0
+
+    class CountingZlib:
+        @staticmethod
+        def crc32(data: bytes | memoryview, value: int = 0) -> int:
+            nonlocal crc_bytes
+            crc_bytes += len(data)
+            return zlib.crc32(data, value)
+
+    monkeypatch.setattr(_recovery, "zlib", CountingZlib)
+    with pytest.raises(kv.CorruptStore) as raised:
+        kv.KvStore.open(kv.MemoryStorage(good + tail))
+    assert raised.value.offset == len(good)
+    assert crc_bytes <= 5 * len(good + tail)

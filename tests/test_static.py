@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -71,3 +72,73 @@ def test_no_tracked_file_names_a_place_outside_the_repository() -> None:
 
 def run_git(*arguments: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["git", *arguments], cwd=ROOT, capture_output=True, text=True, check=True)
+
+
+ORACLE = ROOT / "oracle" / "assemblage_kv_oracle"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ORACLE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def oracle_imports() -> dict[str, set[str]]:
+    """Each oracle module, and the oracle modules it imports (anywhere in it, at the top
+    or in a function): `from package import name` counts as `package.name` if that is a
+    module, else as `package`."""
+    modules = {_module_name(path): path for path in ORACLE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names if alias.name in modules}
+            elif isinstance(node, ast.ImportFrom) and node.module in modules:
+                for alias in node.names:
+                    found.add(f"{node.module}.{alias.name}"
+                              if f"{node.module}.{alias.name}" in modules else node.module)
+        graph[name] = found - {name}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A chain of imports that comes back to where it started, if there is one."""
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> list[str] | None:
+        if module in path:
+            return [*path[path.index(module) :], module]
+        if module in done:
+            return None
+        for imported in sorted(graph.get(module, ())):
+            found = visit(imported, [*path, module])
+            if found:
+                return found
+        done.add(module)
+        return None
+
+    return next(filter(None, (visit(module, []) for module in sorted(graph))), None)
+
+
+def test_the_oracle_s_imports_run_one_way() -> None:
+    """Layers, as h11's: no module imports one that imports it back, however far round
+    (imports inside functions included), and the program format imports no other."""
+    graph = oracle_imports()
+    assert graph["assemblage_kv_oracle.program"] == set()
+    traces = {f"assemblage_kv_oracle.{name}" for name in ("traces", "trace_format", "trace_run")}
+    for module in traces:  # no Hypothesis-driven corpus, no crashes, no command line
+        assert graph[module] <= traces | {
+            "assemblage_kv_oracle.program", "assemblage_kv_oracle.model"
+        }, module  # fmt: skip
+    for name in ("program", "traces", "trace_format", "trace_run"):
+        source = (ORACLE / f"{name}.py").read_text()
+        assert "hypothesis" not in {found.split(".")[0] for found in IMPORT.findall(source)}, name
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
+
+
+def test_the_import_check_finds_a_cycle_round_several_modules() -> None:
+    graph = oracle_imports()
+    graph["assemblage_kv_oracle.program"].add("assemblage_kv_oracle.corpus")
+    cycle = find_cycle(graph)
+    assert cycle is not None and cycle[0] == cycle[-1] and len(cycle) >= 3
+    assert {"assemblage_kv_oracle.program", "assemblage_kv_oracle.corpus"} <= set(cycle)

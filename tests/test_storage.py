@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import errno
+import os
+import stat
 import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import msgpack
 import pytest
 
 import assemblage_kv as kv
+from assemblage_kv import _filesystem
+from assemblage_kv_oracle.faults import FaultyFileSystem
+
+from helpers import one_transaction_log
 
 # ---------------------------------------------------------------------------
 # The Storage contract, for both storages
@@ -538,3 +545,271 @@ def test_unlocking_closes_the_lock_file_even_if_unlocking_fails(
     with pytest.raises(OSError) as closed:
         os.fstat(handle)
     assert closed.value.errno == errno.EBADF
+
+# --- pinned by mutation testing (docs/mutation-testing.md) ----------------------------
+
+
+def test_a_value_of_128_to_255_bytes_has_a_one_byte_size_field(store: kv.KvStore) -> None:
+    """The writer uses the narrowest size field (the spec's encoding).
+
+    The oracle compares the log's bytes with the spec's, but its values stay short.
+    Kills _format _width mutant 8.
+    """
+    value = b"x" * 197  # MessagePack bin 8: 199 bytes
+    log, _ = one_transaction_log(msgpack.packb(value))
+    with store.current() as tx:
+        tx.insert(0, "k", value)
+    # header + key size + value size + key "k" and slot + value + commit
+    assert store.log_size() == 1 + 1 + 1 + 3 + 199 + 12 == len(log)
+
+
+def _store_log(tmp_path: Path, values: dict[str, object]) -> bytes:
+    """The bytes of a store file holding `values`, one transaction each."""
+    path = tmp_path / "other.aeon"
+    with kv.open(path) as store:
+        for key, value in values.items():
+            with store.current() as tx:
+                tx.insert(0, key, value)
+    data = path.read_bytes()
+    path.unlink()
+    return data
+
+
+def test_a_merge_over_a_longer_leftover_writes_exactly_the_merged_log(tmp_path: Path) -> None:
+    """A leftover `PATH.merged` (from a merge that crashed) is emptied, not overwritten
+    in place: otherwise its tail would outlive the merge, and here, being valid
+    transactions behind garbage, make the next open refuse the store.
+
+    Kills _filesystem OsFileSystem.create mutant 3 (no O_TRUNC: in
+    tests/test_storage.py the leftover is garbage, cut off as a torn tail on reopen).
+    """
+    path = tmp_path / "store.aeon"
+    stale = _store_log(tmp_path, {f"old{i}": "x" * 50 for i in range(20)})
+    Path(str(path) + ".merged").write_bytes(stale)
+    with kv.open(path) as store:
+        with store.current() as tx:
+            tx.insert(0, "a", 1)
+        store.merge()
+        size = store.log_size()
+    assert path.stat().st_size == size < len(stale)
+    with kv.open(path) as store:
+        tx = store.current()
+        assert tx.keys(0) == ["a"]
+        assert tx.get(0, "a") == 1
+
+
+def test_a_merged_log_has_the_permissions_of_a_new_log(tmp_path: Path) -> None:
+    """A merge replaces the log by a new file: it must be created with the same mode
+    as a log (0o666 less the umask), not executable.
+
+    Kills _filesystem OsFileSystem.create mutant 11 (os.open without a mode: 0o777).
+    """
+    fresh = tmp_path / "fresh.aeon"
+    kv.open(fresh).close()
+    path = tmp_path / "store.aeon"
+    with kv.open(path) as store:
+        with store.current() as tx:
+            tx.insert(0, "k", 1)
+        store.merge()
+    mode = stat.S_IMODE(path.stat().st_mode)
+    assert mode == stat.S_IMODE(fresh.stat().st_mode)
+    assert not mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def test_a_short_write_by_the_os_is_continued(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`FileSystem.write` appends all of its data; os.write may write only part of it
+    (a signal, a pipe, some file systems). Kills _filesystem OsFileSystem.write mutant 8
+    (stops after the first os.write)."""
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda handle, data: real_write(handle, bytes(data[:3])))
+    path = tmp_path / "store.aeon"
+    with kv.open(path) as store:
+        with store.current() as tx:
+            tx.insert(0, "key", "a value longer than three bytes")
+        size = store.log_size()
+    monkeypatch.undo()
+    assert path.stat().st_size == size
+    with kv.open(path) as store:
+        assert store.current().get(0, "key") == "a value longer than three bytes"
+
+
+class _MergeWriteFails(kv.OsFileSystem):
+    """Writes to `PATH.merged` fail, and so does removing it."""
+
+    def __init__(self) -> None:
+        self.merged: set[int] = set()
+
+    def create(self, path: str) -> int:
+        handle = super().create(path)
+        self.merged.add(handle)
+        return handle
+
+    def write(self, handle: int, data: bytes) -> None:
+        if handle in self.merged:
+            raise OSError(28, "No space left on device")
+        super().write(handle, data)
+
+    def unlink(self, path: str) -> None:
+        raise OSError(13, "Permission denied")
+
+
+def test_a_failed_merge_whose_cleanup_fails_reports_the_merge_error(tmp_path: Path) -> None:
+    """If a merge fails and its leftover cannot be removed, the merge's error is what the
+    caller sees (a StorageError), and the old log is still the log.
+
+    Kills _filestorage FileStorage.replace mutant 29 (a TypeError from the cleanup
+    replaced the StorageError).
+    """
+    path = tmp_path / "store.aeon"
+    store = kv.KvStore.open(kv.FileStorage(path, file_system=_MergeWriteFails()))
+    with store.current() as tx:
+        tx.insert(0, "k", 1)
+    with pytest.raises(kv.StorageError, match="No space left"):
+        store.merge()
+    store.close()
+    with kv.open(path) as reopened:
+        assert reopened.current().get(0, "k") == 1
+
+
+def test_opening_a_clean_store_writes_nothing(path: Path) -> None:
+    """Only a torn tail is cut at open. Kills _store open mutant 29 (`end <= size`: a
+    clean log is truncated to its own length, a needless write and fsync)."""
+    with kv.open(path) as store, store.current() as tx:
+        tx.insert(0, "k", 1)
+    fs = FaultyFileSystem(kv.OsFileSystem())
+    kv.KvStore.open(kv.FileStorage(path, file_system=fs)).close()
+    assert "truncate" not in fs.calls and "write" not in fs.calls
+
+
+def test_a_value_cut_off_while_the_store_is_open_is_reported_at_its_offset(path: Path) -> None:
+    """Kills _store _read mutants 9, 10 and 11 (no offset, or no message: a TypeError)."""
+    value = b"v" * 100
+    with kv.open(path) as store:
+        with store.current() as tx:
+            tx.insert(0, "k", value)
+        data = path.read_bytes()
+        offset = data.index(msgpack.packb(value))
+        os.truncate(path, offset + 10)
+        with pytest.raises(kv.CorruptStore, match="cut while open") as raised:
+            store.current().get(0, "k")
+        assert raised.value.offset == offset
+
+
+class _CountingFileSystem(kv.OsFileSystem):
+    """The real file system, counting positioned reads, each at most `most` bytes (a
+    short read is legal: pread may return fewer bytes than asked)."""
+
+    def __init__(self, most: int = 1 << 62) -> None:
+        self.most = most
+        self.preads = 0
+
+    def pread(self, handle: int, offset: int, length: int) -> bytes:
+        self.preads += 1
+        return super().pread(handle, offset, min(length, self.most))
+
+
+def _store_of_values(path: Path) -> dict[str, bytes]:
+    # packed: 5, 12 and 42 bytes, so one, two and several reads of at most 7 bytes
+    values = {f"k{n}": bytes(range(n, n + length)) for n, length in enumerate((3, 10, 40))}
+    with kv.open(path) as store, store.current() as tx:
+        for key, value in values.items():
+            tx.insert(0, key, value)
+    return values
+
+
+def test_a_value_read_is_one_positioned_read(path: Path) -> None:
+    """The impl's promise (README): one positioned read per value read. Kills
+    _filestorage FileStorage.read mutant 3 (`length >= 0`: an extra empty pread)."""
+    values = _store_of_values(path)
+    fs = _CountingFileSystem()
+    with kv.KvStore.open(kv.FileStorage(path, file_system=fs)) as store:
+        tx = store.current()
+        for key, value in values.items():
+            before = fs.preads
+            assert tx.get(0, key) == value
+            assert fs.preads == before + 1
+
+
+def test_short_positioned_reads_are_continued(path: Path) -> None:
+    """A pread may return fewer bytes than asked; the rest is read, not lost or padded.
+    Kills _filestorage FileStorage.read mutants 23 and 25 (only one part kept, or the
+    parts joined with filler)."""
+    values = _store_of_values(path)
+    fs = _CountingFileSystem(most=7)
+    with kv.KvStore.open(kv.FileStorage(path, file_system=fs)) as store:
+        tx = store.current()
+        assert {key: tx.get(0, key) for key in values} == values
+        assert sorted(tx.keys(0)) == sorted(values)
+
+
+@pytest.mark.parametrize("code", [errno.EINVAL, errno.ENOTSUP, errno.EBADF])
+def test_a_directory_that_cannot_be_synced_is_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    """Some file systems cannot fsync a directory (docs/persistence.md, "What the
+    store guarantees"); their refusal is accepted."""
+    monkeypatch.setattr(os, "fsync", _failing_fsync(code))
+    kv.OsFileSystem().fsync_directory(str(tmp_path))
+
+
+def test_a_failing_directory_sync_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EIO from a directory fsync means a rename may not be durable: it must not be
+    swallowed. Kills _filesystem OsFileSystem.fsync_directory mutant 8."""
+    monkeypatch.setattr(os, "fsync", _failing_fsync(errno.EIO))
+    with pytest.raises(OSError, match="directory fsync"):
+        kv.OsFileSystem().fsync_directory(str(tmp_path))
+
+
+def _failing_fsync(code: int) -> object:
+    def fsync(handle: int) -> None:
+        raise OSError(code, "directory fsync")
+
+    return fsync
+
+
+def test_the_lock_file_has_the_permissions_of_a_new_log(tmp_path: Path) -> None:
+    """Kills _filesystem OsFileSystem.lock mutant 7 (os.open without a mode: 0o777)."""
+    path = tmp_path / "store.aeon"
+    with kv.open(path):  # closing removes the lock file
+        lock = tmp_path / "store.aeon.lock"
+        assert stat.S_IMODE(lock.stat().st_mode) == stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts handles in /proc")
+@pytest.mark.skipif(_filesystem.fcntl is None, reason="no lock without fcntl: the documented limit")
+def test_a_store_held_by_another_process_is_refused_without_leaking_a_handle(
+    tmp_path: Path,
+) -> None:
+    """The lock is taken, and refused, in this process (tests/test_storage.py tries it
+    from a child, whose import is not the mutated one). Kills _filesystem
+    OsFileSystem.lock mutant 16 (the handle not closed: a TypeError) and _lock
+    LogLock.__init__ mutant 13 (no message)."""
+    path = tmp_path / "store.aeon"
+    holder_code = textwrap.dedent(
+        """
+        import sys
+        import assemblage_kv as kv
+        with kv.open(sys.argv[1]):
+            print("holding", flush=True)
+            sys.stdin.read()
+        """
+    )
+    with subprocess.Popen(  # the with block closes both pipes and waits
+        [sys.executable, "-c", holder_code, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as holder:
+        assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+        handles = len(os.listdir("/proc/self/fd"))
+        with pytest.raises(kv.StoreLocked, match="open in another process"):
+            kv.open(path)
+        assert len(os.listdir("/proc/self/fd")) == handles
+        assert holder.stdin is not None
+        holder.stdin.close()
+        assert holder.wait(timeout=60) == 0
+    kv.open(path).close()

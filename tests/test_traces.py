@@ -4,31 +4,31 @@ difference on the implementation and on the spec, and a trace that lies is caugh
 from __future__ import annotations
 
 import copy
+import importlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import msgpack
 import pytest
 
 import assemblage_kv_spec as spec
+from assemblage_kv_oracle.commands import main
+from assemblage_kv_oracle.program import OPS, Op, TraceError
 from assemblage_kv_oracle.scenarios import scenario_traces
-from assemblage_kv_oracle.traces import (
+from assemblage_kv_oracle.trace_format import (
     ERRORS,
     FORMAT,
-    OPS,
-    Op,
-    Target,
     Trace,
-    TraceError,
     check,
     dumps,
     load,
-    main,
-    record,
-    replay,
     trace_files,
 )
+from assemblage_kv_oracle.traces import Target, record, replay
 
 CORPUS = Path(__file__).parent / "traces"
 FILES = trace_files([CORPUS])
@@ -129,14 +129,44 @@ def test_replay_command_exits_1_on_a_mismatch(tmp_path: Path, capsys: Any) -> No
     (tmp_path / "good.json").write_text(dumps(trace))
     n = last_step_with(trace, "result", "03")
     (tmp_path / "bad.json").write_text(dumps(altered(trace, n, "result", "04")))
-    assert main(["replay", str(tmp_path / "good.json"), "--against", "both"]) == 0
-    assert main(["replay", str(tmp_path), "--against", "both"]) == 1
+    assert main(["trace", "replay", str(tmp_path / "good.json"), "--against", "both"]) == 0
+    assert main(["trace", "replay", str(tmp_path), "--against", "both"]) == 1
     out = capsys.readouterr().out
     assert f"MISMATCH seed-example (model), step {n}" in out
     assert "replayed 2 traces against implementation and model: 2 of 4 runs matched" in out
 
 
 # --- the recorder -----------------------------------------------------------------------------
+
+
+def test_the_same_seed_records_the_same_files_here_and_in_a_fresh_process(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recorder's promise. Hypothesis mixes literals of the loaded local modules into
+    its draws, and a test run loads other modules than the command does (here: one full
+    of small numbers and short words): seeded.py pins that. A record of an earlier run
+    left in the folder is replaced, not mixed in."""
+    there, here = tmp_path / "there", tmp_path / "here"
+    command = [sys.executable, "-m", "assemblage_kv_oracle", "trace", "record", str(there),
+               "--seed", "3", "--count", "15"]  # fmt: skip
+    subprocess.run(command, cwd=tmp_path, check=True, capture_output=True)
+    literals = tmp_path / "modules" / "many_literals.py"
+    literals.parent.mkdir()
+    numbers = ", ".join(map(str, range(-300, 300)))
+    words = ", ".join(repr(chr(97 + n % 26) * (1 + n // 26)) for n in range(100))
+    literals.write_text(f"NUMBERS = [{numbers}]\nWORDS = [{words}]\n")
+    monkeypatch.syspath_prepend(literals.parent)
+    importlib.import_module("many_literals")
+    here.mkdir()
+    (here / "random-3-0099.json").write_text(dumps(seed_example()))  # an older record's
+    assert main(["trace", "record", str(here), "--seed", "3", "--count", "15"]) == 0
+    assert "removed 1 older ones" in capsys.readouterr().out
+    files = {path.name: path.read_bytes() for path in sorted(there.iterdir())}
+    assert {path.name: path.read_bytes() for path in sorted(here.iterdir())} == files
+    assert sum(name.startswith("random-") for name in files) == 15
+    assert f"Hypothesis {hypothesis.__version__}" in load(there / "random-3-0000.json")[
+        "description"]  # fmt: skip
+    assert not (tmp_path / ".hypothesis").exists()
 
 
 def test_the_recorder_leaves_out_what_a_trace_cannot_say() -> None:

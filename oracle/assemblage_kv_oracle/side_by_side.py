@@ -24,19 +24,7 @@ import msgpack
 import assemblage_kv as kv
 import assemblage_kv_spec as spec
 from assemblage_kv_oracle.model import ModelError, ModelStore, ModelTransaction
-
-START = 1_700_000_000_000
-
-
-class Clock:
-    """Milliseconds that move only when the driver says so."""
-
-    def __init__(self, now: int = START) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
+from assemblage_kv_oracle.program import Clock
 
 Outcome = tuple[str, Any]
 """("ok", answer) or (error class name, None)."""

@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 import assemblage_kv_spec as spec
-from assemblage_kv_oracle.traces import Op
+from assemblage_kv_oracle.program import Op
 
 EDGE_INTS = [0, 1, -1, 127, 128, 255, 256, -32, -33, 2**16, 2**32, 2**63 - 1, 2**64 - 1, -(2**63)]
 

@@ -4,31 +4,25 @@
 
 Seeded workloads (`workloads.sample_workloads`) are checked one after another, each under
 every persistence model asked for (docs/persistence.md), until the time or workload budget
-is spent. A status line shows the time, the workloads, the crash states checked (and per
-second) and the divergences. At the first divergence the campaign shrinks the workload to
-a smallest one that still diverges the same way, writes it as a reproducer (a trace with a
-`crash` section, docs/traces.md, that `python -m assemblage_kv_oracle.traces replay`
-reruns) and exits with status 1.
+is spent, or until the first divergence. The command (commands.py) shows a status line,
+shrinks a divergence and writes it as a reproducer (crashes/reproducer.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TextIO
 
+from assemblage_kv_oracle import seeded
 from assemblage_kv_oracle.crashes.checker import check
 from assemblage_kv_oracle.crashes.findings import Budget, CrashDivergence, Progress
-from assemblage_kv_oracle.crashes.persistence import PersistenceModel, model_named
-from assemblage_kv_oracle.crashes.planted import seams_named
+from assemblage_kv_oracle.crashes.persistence import PersistenceModel
 from assemblage_kv_oracle.crashes.run import Seams
 from assemblage_kv_oracle.crashes.workloads import sample_workloads
-from assemblage_kv_oracle.traces import Op, dumps
+from assemblage_kv_oracle.program import Op
 
 MODELS = ("worst-case/1", "worst-case/3", "worst-case/4096", "ext4-like/1")
 BATCH = 16
@@ -85,50 +79,12 @@ def workload_stream(seed: int) -> Callable[[], list[Op]]:
     def next_workload() -> list[Op]:
         nonlocal number
         while not batch:
-            batch.extend(reversed(sample_workloads(seed * 100_003 + number, BATCH)))
+            with seeded.no_local_constants():  # same seed, same workloads: seeded.py
+                batch.extend(reversed(sample_workloads(seed * 100_003 + number, BATCH)))
             number += 1
         return batch.pop()
 
     return next_workload
-
-
-def shrink(divergence: CrashDivergence, budget: Budget, seams: Seams, seed: int) -> CrashDivergence:
-    """The same kind of divergence from a workload with as few calls as greedy removal
-    (halves, then single calls) reaches; calls whose removal makes the workload
-    meaningless (a commit without its begin) are simply kept."""
-    model = model_named(divergence.model)
-
-    def diverges(workload: Sequence[Op]) -> CrashDivergence | None:
-        try:
-            found = check(workload, model, budget=budget, seed=seed, seams=seams).divergences
-        except Exception:  # a workload the run cannot make sense of: not a reproducer
-            return None
-        return next((d for d in found if d.kind == divergence.kind), None)
-
-    best, ops = divergence, list(divergence.workload)
-    chunk = max(1, len(ops) // 2)
-    while chunk >= 1:
-        start = 0
-        while start < len(ops):
-            candidate = ops[:start] + ops[start + chunk :]
-            found = diverges(candidate) if candidate else None
-            if found is not None:
-                best, ops = found, candidate
-            else:
-                start += chunk
-        chunk //= 2
-    return best
-
-
-def write_reproducer(divergence: CrashDivergence, folder: Path, name: str) -> Path:
-    """A trace that opens the disk the crash left (steps any port can replay) and names
-    the crash itself (`crash`: rerun by this project's replayer). Returns its path."""
-    trace = divergence.to_trace(name)
-    trace["crash"] = divergence.to_json()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.json"
-    path.write_text(dumps(trace))
-    return path
 
 
 def campaign(
@@ -195,76 +151,9 @@ def campaign(
     return totals
 
 
-def _status(totals: Totals, fraction: float) -> str:
+def status(totals: Totals, fraction: float) -> str:
     return (
         f"{_bar(fraction)} {totals.seconds:6.1f} s  workloads {totals.workloads}  "
         f"crash states {totals.states:,} ({totals.states_per_second:,.0f}/s)  "
         f"divergences {0 if totals.divergence is None else 1}"
     )
-
-
-def main(argv: list[str] | None = None, out: TextIO = sys.stderr) -> int:
-    parser = argparse.ArgumentParser(
-        prog="assemblage-kv-crash-fuzz",
-        description="Crash random workloads everywhere and check each recovery against the spec.",
-    )
-    parser.add_argument("--seconds", type=float, default=None, help="time budget")
-    parser.add_argument("--workloads", type=int, default=None, help="case budget")
-    parser.add_argument("--seed", type=int, default=None, help="default: from the clock")
-    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated")
-    parser.add_argument("--states-per-point", type=int, default=64)
-    parser.add_argument("--recovery-states-per-point", type=int, default=8)
-    parser.add_argument(
-        "--store", default="real", help="'real', or a planted bug (to see one caught)"
-    )
-    parser.add_argument("--out", type=Path, default=Path("crash-reproducers"))
-    args = parser.parse_args(argv)
-    if args.seconds is None and args.workloads is None:
-        args.seconds = 60.0
-    seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000
-    try:
-        models = [model_named(name.strip()) for name in args.models.split(",") if name.strip()]
-        seams = seams_named(args.store)
-    except ValueError as error:
-        parser.error(str(error))
-    budget = Budget(args.states_per_point, args.recovery_states_per_point)
-    line = StatusLine(out)
-    names = ", ".join(model.name for model in models)
-    print(f"crash campaign: seed {seed}, store {seams.name}, models {names}", file=out)
-    totals = campaign(
-        seed=seed,
-        seconds=args.seconds,
-        max_workloads=args.workloads,
-        models=models,
-        budget=budget,
-        seams=seams,
-        on_status=lambda t, f: line.show(_status(t, f), t.seconds),
-    )
-    line.show(_status(totals, 1.0), totals.seconds, final=True)
-    per_model = ", ".join(f"{name} {count:,}" for name, count in totals.by_model.items())
-    print(
-        f"checked {totals.states:,} crash states at {totals.points:,} crash points of "
-        f"{totals.workloads} workloads ({totals.recoveries:,} recoveries) in "
-        f"{totals.seconds:.1f} s: {totals.states_per_second:,.0f} crash states/s\n"
-        f"  recoveries that kept a damaged tail aside: {totals.kept_aside:,}; "
-        f"disks refused as not a store: {totals.not_a_store:,}\n"
-        f"  by model: {per_model or 'none'}",
-        file=out,
-    )
-    if totals.divergence is None:
-        print("no divergence: every recovered state is one the spec allows", file=out)
-        return 0
-    print("DIVERGENCE, shrinking the workload...", file=out)
-    smallest = shrink(totals.divergence, budget, seams, seed)
-    path = write_reproducer(smallest, args.out, f"crash-{seed}-{smallest.kind}")
-    print(smallest.describe(), file=out)
-    print(
-        f"reproducer ({len(smallest.workload)} calls): {path}\n"
-        f"rerun: python -m assemblage_kv_oracle.traces replay {path}",
-        file=out,
-    )
-    return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

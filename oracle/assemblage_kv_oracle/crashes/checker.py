@@ -50,8 +50,8 @@ from assemblage_kv_oracle.crashes.persistence import (
 from assemblage_kv_oracle.crashes.planted import seams_named
 from assemblage_kv_oracle.crashes.run import PATH, REAL, Run, Seams, run
 from assemblage_kv_oracle.crashes.simulated_fs import Image, Recording, SimulatedFileSystem
-from assemblage_kv_oracle.side_by_side import Clock, Divergence, SideBySide
-from assemblage_kv_oracle.traces import Op
+from assemblage_kv_oracle.program import Clock, Op
+from assemblage_kv_oracle.side_by_side import Divergence, SideBySide
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from typing import Any
 import assemblage_kv as kv
 from assemblage_kv._filesystem import FileSystem
 from assemblage_kv_oracle.crashes.simulated_fs import Image, Recording, SimulatedFileSystem
-from assemblage_kv_oracle.side_by_side import START, Clock, SideBySide, TxPair
-from assemblage_kv_oracle.traces import Op
+from assemblage_kv_oracle.program import START, Clock, Op
+from assemblage_kv_oracle.side_by_side import SideBySide, TxPair
 
 PATH = "/simulated/store.aeon"
 """Where the store lives on a simulated disk (a path that no real disk is asked about)."""

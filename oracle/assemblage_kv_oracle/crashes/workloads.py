@@ -15,7 +15,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from assemblage_kv_oracle import strategies
-from assemblage_kv_oracle.traces import Op
+from assemblage_kv_oracle.program import Op
 
 slots = st.sampled_from([0, 0, 0, 1])
 keys = st.sampled_from(strategies.KEY_POOL)
