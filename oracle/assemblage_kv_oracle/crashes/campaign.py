@@ -3,7 +3,8 @@
     assemblage-kv-crash-fuzz --seconds 60 --seed 1
 
 Seeded workloads (`workloads.sample_workloads`) are checked one after another, each under
-every persistence model asked for (docs/persistence.md), until the time or workload budget
+every persistence model asked for (docs/persistence.md) and through the next path layout
+(`run.LAYOUTS`, unless `--store NAME@LAYOUT` names one), until the time or workload budget
 is spent. A status line shows the time, the workloads, the crash states checked (and per
 second) and the divergences. At the first divergence the campaign shrinks the workload to
 a smallest one that still diverges the same way, writes it as a reproducer (a trace with a
@@ -30,7 +31,7 @@ from assemblage_kv_oracle.crashes.run import Seams
 from assemblage_kv_oracle.crashes.workloads import sample_workloads
 from assemblage_kv_oracle.traces import Op, dumps
 
-MODELS = ("worst-case/1", "worst-case/3", "worst-case/4096", "ext4-like/1")
+MODELS = ("worst-case/1", "worst-case/3", "worst-case/4096", "ext4-like/1", "media/512")
 BATCH = 16
 """Workloads drawn at a time (each batch from its own seed, so any budget is reachable)."""
 
@@ -173,7 +174,7 @@ def campaign(
                 model,
                 budget=budget,
                 seed=seed,
-                seams=seams,
+                seams=seams.for_workload(totals.workloads),
                 on_progress=functools.partial(progress, totals.states),
                 should_stop=out_of_time,
             )
@@ -255,7 +256,7 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stderr) -> int:
         print("no divergence: every recovered state is one the spec allows", file=out)
         return 0
     print("DIVERGENCE, shrinking the workload...", file=out)
-    smallest = shrink(totals.divergence, budget, seams, seed)
+    smallest = shrink(totals.divergence, budget, seams_named(totals.divergence.seams), seed)
     path = write_reproducer(smallest, args.out, f"crash-{seed}-{smallest.kind}")
     print(smallest.describe(), file=out)
     print(

@@ -9,7 +9,7 @@ from typing import Any
 
 from assemblage_kv_oracle import strategies
 from assemblage_kv_oracle.crashes.persistence import Pick
-from assemblage_kv_oracle.crashes.run import PATH
+from assemblage_kv_oracle.crashes.run import layout_named
 from assemblage_kv_oracle.crashes.simulated_fs import Image
 from assemblage_kv_oracle.side_by_side import START
 from assemblage_kv_oracle.traces import Op, Trace, record
@@ -124,7 +124,7 @@ class CrashDivergence:
         return record(
             probe,
             name=name,
-            log=self.image.get(PATH, b""),
+            log=self.image.get(layout_named(self.seams).log, b""),
             clock=AFTER_CRASH,
             description=f"A disk left by a crash ({self.kind}): {self.message}"[:300],
         )
