@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import assemblage_kv as kv
@@ -58,65 +57,9 @@ from assemblage_kv_oracle.crashes.persistence import (
 from assemblage_kv_oracle.crashes.planted import seams_named
 from assemblage_kv_oracle.crashes.run import REAL, Place, Run, Seams, placed, run
 from assemblage_kv_oracle.crashes.simulated_fs import Image, Recording, SimulatedFileSystem
+from assemblage_kv_oracle.crashes.verdicts import Kept, Problem, Verdict, image_key, spared
 from assemblage_kv_oracle.side_by_side import Clock, Divergence, SideBySide
 from assemblage_kv_oracle.traces import Op
-from assemblage_kv_spec.recovery import read_transaction
-
-
-@dataclass(frozen=True)
-class _Problem:
-    """Something wrong with one recovered disk, before it is tied to a crash point."""
-
-    kind: str
-    message: str
-    recovery: CrashState | None = None
-
-
-@dataclass(frozen=True)
-class _Verdict:
-    """How a disk recovers: the spec log it opens to (encoded; None if it does not
-    open) and what went wrong."""
-
-    log: bytes | None
-    problems: tuple[_Problem, ...]
-
-
-def _key(image: Image) -> tuple[tuple[str, bytes], ...]:
-    return tuple(sorted(image.items()))
-
-
-@dataclass(frozen=True)
-class _Kept:
-    """The tail a recovery kept aside (the spec's), and the copy the store named."""
-
-    copy: str = ""
-    tail: bytes = b""
-    offset: int = 0
-
-    @classmethod
-    def of(cls, store: kv.KvStore, file_system: SimulatedFileSystem, data: bytes) -> _Kept:
-        """What the opening of `store` kept aside, the copy named as on the simulated disk."""
-        cut = store.recovery
-        if cut is None or cut.copy is None:
-            return cls()
-        return cls(file_system.resolve(cut.copy), data[cut.offset :], cut.offset)
-
-    def holds(self, start: int, data: bytes) -> bool:
-        """Does the copy hold `data`, found at `start` in the log before the cut?"""
-        at = start - self.offset
-        return bool(self.copy) and at >= 0 and self.tail[at : at + len(data)] == data
-
-    def check(self, files: Image, when: str) -> list[_Problem]:
-        """The copy holds exactly the cut bytes in `files`, if anything was kept aside."""
-        if not self.copy or files.get(self.copy) == self.tail:
-            return []
-        held = files.get(self.copy)
-        said = "is missing" if held is None else f"holds {len(held)} bytes ({held[:32].hex()})"
-        message = (
-            f"{when}, the copy {self.copy} of the {len(self.tail)} bytes cut from the log "
-            f"({self.tail[:32].hex()}) {said}"
-        )
-        return [_Problem("cut-bytes-lost", message)]
 
 
 class _Checker:
@@ -141,7 +84,7 @@ class _Checker:
         self.seams = seams
         self.place = place
         self.log = place.layout.log
-        self.verdicts: dict[tuple[Any, int, bytes | None], _Verdict] = {}
+        self.verdicts: dict[tuple[Any, int, bytes | None], Verdict] = {}
         self.report = Report(the_run.workload, model.name, seams.variant)
         self.reported: set[tuple[str, Any]] = set()
 
@@ -161,7 +104,7 @@ class _Checker:
         self.report.points += 1
         seen: set[Any] = set()
         for state in states:
-            key = _key(state.image)
+            key = image_key(state.image)
             if key in seen:
                 continue
             seen.add(key)
@@ -177,7 +120,7 @@ class _Checker:
             for problem in problems:
                 self._report(problem, state, step)
 
-    def _promises(self, log: bytes, running: int) -> list[_Problem]:
+    def _promises(self, log: bytes, running: int) -> list[Problem]:
         """Promises 1 and 2: the log is the spec's, just before or after step `running`."""
         steps = self.run.steps
         if log in self.run.promised(running):
@@ -189,16 +132,16 @@ class _Checker:
             message = f"recovered the log as it was after step {earlier[-1]}; lost: " + "; ".join(
                 steps[n].describe(n) for n in lost
             )
-            return [_Problem(f"lost-acknowledged-{kind}", message)]
+            return [Problem(f"lost-acknowledged-{kind}", message)]
         return [
-            _Problem(
+            Problem(
                 "not-a-committed-state",
                 f"recovered a log ({log.hex() or 'empty'}) that the spec never had",
             )
         ]
 
-    def _report(self, problem: _Problem, state: CrashState, step: int) -> None:
-        key = (problem.kind, _key(state.image))
+    def _report(self, problem: Problem, state: CrashState, step: int) -> None:
+        key = (problem.kind, image_key(state.image))
         if key in self.reported:
             return
         self.reported.add(key)
@@ -223,17 +166,17 @@ class _Checker:
             )
         )
 
-    def recover(self, image: Image, depth: int, undamaged: bytes | None = None) -> _Verdict:
+    def recover(self, image: Image, depth: int, undamaged: bytes | None = None) -> Verdict:
         """Open `image` with the real store and judge it (depth 1 also crashes the
         recovery itself; `undamaged`: the log before a medium damaged it); each disk
         once per depth."""
-        key = (_key(image), depth, undamaged)
+        key = (image_key(image), depth, undamaged)
         if key not in self.verdicts:
             self.report.recoveries += 1
             self.verdicts[key] = self._recover(image, depth, undamaged)
         return self.verdicts[key]
 
-    def _recover(self, image: Image, depth: int, undamaged: bytes | None) -> _Verdict:
+    def _recover(self, image: Image, depth: int, undamaged: bytes | None) -> Verdict:
         data = image.get(self.log, b"")
         expected = spec.recover(data)
         file_system = self.place.file_system(image)
@@ -241,23 +184,23 @@ class _Checker:
         if expected.status == "corrupt":
             refused = self._refuses(opener, file_system, image, kv.CorruptStore, undamaged)
             if undamaged is not None:  # damage before valid transactions: refusing is right
-                return _Verdict(None, tuple(refused))
+                return Verdict(None, tuple(refused))
             # No value being a store file, a crash should never leave one.
-            problem = _Problem("corrupt", "the crash left a log that the spec calls corrupt")
-            return _Verdict(None, (problem, *refused))
+            problem = Problem("corrupt", "the crash left a log that the spec calls corrupt")
+            return Verdict(None, (problem, *refused))
         if expected.status == "not a store":
             # A crash during a new store's first commit may leave only garbage: it is
             # refused, and no commit was acknowledged (the promises are judged on b"").
             self.report.not_a_store += 1
-            return _Verdict(b"", tuple(self._refuses(opener, file_system, image, kv.NotAStore)))
+            return Verdict(b"", tuple(self._refuses(opener, file_system, image, kv.NotAStore)))
         try:
             pair = SideBySide(opener, Clock(AFTER_CRASH))
         except (kv.KvError, Divergence) as error:
             message = f"open raised {error!r}; the spec recovers it ({expected.status})"
-            return _Verdict(None, (_Problem("recovery-disagrees", message),))
+            return Verdict(None, (Problem("recovery-disagrees", message),))
         opened = len(file_system.history)
         log = spec.encode_log(expected.log)
-        kept = _Kept.of(pair.real, file_system, data)
+        kept = Kept.of(pair.real, file_system, data)
         self.report.kept_aside += bool(kept.copy)
         problems = []
         try:
@@ -265,7 +208,7 @@ class _Checker:
             files = file_system.files()
             problems += kept.check(files, "after opening")
             if undamaged is not None:
-                problems += _spared(undamaged, data, files.get(self.log, b""), kept)
+                problems += spared(undamaged, data, files.get(self.log, b""), kept)
             problems += self._new_commit(pair, file_system, opened, depth, kept)
         finally:
             pair.real.close()
@@ -274,7 +217,7 @@ class _Checker:
             recording = Recording(recording.initial, recording.contents,
                                   recording.history[:opened])  # fmt: skip
             problems += self._second_crash(recording, image, log, kept)
-        return _Verdict(log, tuple(problems))
+        return Verdict(log, tuple(problems))
 
     def _refuses(
         self,
@@ -283,7 +226,7 @@ class _Checker:
         image: Image,
         error: type[kv.KvError],
         undamaged: bytes | None = None,
-    ) -> list[_Problem]:
+    ) -> list[Problem]:
         """A disk the spec refuses: the store must raise `error` and leave every file
         exactly as it was (no cut, no copy). If it opens a damaged log (`undamaged`:
         before the damage), the media promises say what that cost."""
@@ -291,33 +234,33 @@ class _Checker:
             opener_store = kv.KvStore.open(opener(), clock=Clock(AFTER_CRASH))
         except error:
             if file_system.files() != dict(image):
-                return [_Problem("recovery-disagrees", "refused, but changed the disk")]
+                return [Problem("recovery-disagrees", "refused, but changed the disk")]
             return []
         except kv.KvError as other:
-            return [_Problem("recovery-disagrees", f"open raised {other!r}, not {error.__name__}")]
+            return [Problem("recovery-disagrees", f"open raised {other!r}, not {error.__name__}")]
         problems = [
-            _Problem("recovery-disagrees", f"opened a log the spec refuses ({error.__name__})")
+            Problem("recovery-disagrees", f"opened a log the spec refuses ({error.__name__})")
         ]
         data = image.get(self.log, b"")
         if undamaged is not None:
-            kept = _Kept.of(opener_store, file_system, data)
-            problems += _spared(undamaged, data, file_system.files().get(self.log, b""), kept)
+            kept = Kept.of(opener_store, file_system, data)
+            problems += spared(undamaged, data, file_system.files().get(self.log, b""), kept)
         opener_store.close()
         return problems
 
     def _opened(
         self, pair: SideBySide, file_system: SimulatedFileSystem, log: bytes
-    ) -> list[_Problem]:
+    ) -> list[Problem]:
         """The file now holds the spec's recovered log, and the store answers from it."""
         after = file_system.files().get(self.log, b"")
         if after != log:
             message = f"after opening, the file is {after.hex()}; the spec recovers {log.hex()}"
-            return [_Problem("recovery-disagrees", message)]
+            return [Problem("recovery-disagrees", message)]
         try:
             pair.check_log()
             pair.check_index()
         except Divergence as divergence:
-            return [_Problem("answers-differ", str(divergence))]
+            return [Problem("answers-differ", str(divergence))]
         return []
 
     def _new_commit(
@@ -326,8 +269,8 @@ class _Checker:
         file_system: SimulatedFileSystem,
         opened: int,
         depth: int,
-        kept: _Kept,
-    ) -> list[_Problem]:
+        kept: Kept,
+    ) -> list[Problem]:
         """Promises 3 and 6: once opening returned, a crash leaves the log as it left it;
         a commit is accepted; a crash during it (after a first crash only, for cost)
         recovers the log with or without it, and every crash after it keeps it."""
@@ -338,10 +281,10 @@ class _Checker:
             pair.call(tx, "insert", 0, "after-crash", 1)
             outcome = pair.call(tx, "commit")
             if outcome[0] != "ok":
-                return [_Problem("new-commit-failed", f"a commit after recovery: {outcome[0]}")]
+                return [Problem("new-commit-failed", f"a commit after recovery: {outcome[0]}")]
             pair.check_log()
         except Divergence as divergence:
-            return [_Problem("answers-differ", f"a commit after recovery: {divergence}")]
+            return [Problem("answers-differ", f"a commit after recovery: {divergence}")]
         wanted = pair.model.encoded()
         committed = file_system.files().get(self.log, b"")
         recording = file_system.recording()
@@ -375,7 +318,7 @@ class _Checker:
 
     def _after_opening(
         self, state: CrashState, cut: bytes, logs: tuple[bytes, ...], opening: bool
-    ) -> _Problem | None:
+    ) -> Problem | None:
         """A crash right after opening (`opening`: the log must be as it left it `cut`),
         or during or after the commit after it (the spec recovers one of `logs`)."""
         said = "; ".join(state.choices)
@@ -387,23 +330,23 @@ class _Checker:
                 f"a crash right after opening returned leaves the log as {len(left)} bytes, "
                 f"not the {len(cut)} that opening left: its cut was not durable ({said})"
             )
-            return _Problem("cut-not-durable", message)
+            return Problem("cut-not-durable", message)
         recovered = spec.recover(state.image.get(self.log, b""))
         log = spec.encode_log(recovered.log)
         if recovered.status != "corrupt" and log in logs:
             return None
         if len(logs) == 1:
             message = f"a crash right after the commit after recovery loses it: {said}"
-            return _Problem("new-commit-not-durable", message)
+            return Problem("new-commit-not-durable", message)
         message = (
             f"a crash during the commit after recovery leaves a log the spec recovers as "
             f"{recovered.status}, {log.hex() or 'empty'}: {said}"
         )
-        return _Problem("new-commit-crash-differs", message)
+        return Problem("new-commit-crash-differs", message)
 
     def _second_crash(
-        self, recording: Recording, image: Image, log: bytes, kept: _Kept
-    ) -> list[_Problem]:
+        self, recording: Recording, image: Image, log: bytes, kept: Kept
+    ) -> list[Problem]:
         """Promise 4: a crash during the recovery recovers to the same log; and
         promise 5: if it left the log cut, the copy is whole."""
         problems = []
@@ -417,25 +360,25 @@ class _Checker:
                 seed=self.seed,
             )
             for state in found.states:
-                if _key(state.image) == _key(image):
+                if image_key(state.image) == image_key(image):
                     continue
                 self.report.states_checked += 1
                 if state.image.get(self.log) != image.get(self.log):
                     said = "after a second crash during recovery that left the log cut"
                     problems += [
-                        _Problem(problem.kind, problem.message, state)
+                        Problem(problem.kind, problem.message, state)
                         for problem in kept.check(state.image, said)
                     ]
                 verdict = self.recover(state.image, depth=2)
                 for problem in verdict.problems:
                     message = f"after a second crash during recovery: {problem.message}"
-                    problems.append(_Problem(problem.kind, message, state))
+                    problems.append(Problem(problem.kind, message, state))
                 if verdict.log is not None and verdict.log != log:
                     message = (
                         f"a second crash during recovery recovered {verdict.log.hex()}, "
                         f"the first recovery {log.hex()}"
                     )
-                    problems.append(_Problem("second-crash-differs", message, state))
+                    problems.append(Problem("second-crash-differs", message, state))
         return problems
 
 
@@ -504,39 +447,3 @@ def reproduce(divergence: CrashDivergence, seed: int = 0) -> list[CrashDivergenc
         state = crash_state(model, the_run.recording, divergence.point, divergence.picks)
         checker.point(divergence.point, divergence.step_index, [state])
     return checker.report.divergences
-
-
-def _transactions(log: bytes) -> list[tuple[int, int]]:
-    """(start, end) of each valid transaction from the start of `log`."""
-    spans, start = [], 0
-    while (found := read_transaction(log, start)) is not None:
-        spans.append((start, found.end))
-        start = found.end
-    return spans
-
-
-def _spared(before: bytes, damaged: bytes, opened: bytes, kept: _Kept) -> list[_Problem]:
-    """The media promises for a store that opened a damaged log: it holds exactly the
-    transactions of `before` that end before the first damaged byte, and every
-    transaction after the last damaged byte is still in the log or in the copy."""
-    changed = [n for n, (old, new) in enumerate(zip(before, damaged, strict=True)) if old != new]
-    first, last = changed[0], changed[-1] + 1
-    spared = spec.recover(before[:first]).valid_length
-    problems = []
-    if opened != before[:spared]:
-        kind = "answer-from-damaged-bytes" if len(opened) > spared else "lost-before-damage"
-        message = (
-            f"bytes {first} to {last} were damaged, so the log is its first {spared} bytes, "
-            f"which end before the damage; the store opened {len(opened)} bytes"
-        )
-        problems.append(_Problem(kind, message))
-    for start, end in _transactions(before):
-        whole = before[start:end]
-        if start >= last and opened[start:end] != whole and not kept.holds(start, whole):
-            message = (
-                f"bytes {first} to {last} were damaged; the transaction at {start} to {end} "
-                "after them was spared, but is neither in the log nor in a copy"
-            )
-            problems.append(_Problem("destroyed-after-damage", message))
-            break
-    return problems
