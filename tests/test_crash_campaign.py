@@ -1,6 +1,6 @@
-"""The crash campaign (the README's main job): it passes the real store, it stops at a
-planted bug with a small reproducer that the trace replayer reruns red, and it cannot
-report success on nothing."""
+"""The crash campaign (the README's main job): it passes the real store (through every
+path layout, under every model), it stops at a planted bug with a small reproducer that
+the trace replayer reruns red, and it cannot report success on nothing."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from assemblage_kv_oracle import trace_format
 from assemblage_kv_oracle.__main__ import crash_fuzz
 from assemblage_kv_oracle.commands import STORES, campaign_parser, main
-from assemblage_kv_oracle.crashes import PLANTED, reproducer
+from assemblage_kv_oracle.crashes import PLANTED, reproducer, seams_named
 from assemblage_kv_oracle.crashes.campaign import MODELS
 from assemblage_kv_oracle.crashes.reproducer import write_reproducer
 
@@ -43,11 +43,15 @@ def test_a_planted_bug_stops_the_campaign_with_a_reproducer(
     out, err = capsys.readouterr()
     assert status == 1, out + err
     (path,) = tmp_path.glob("*.json")
-    assert path.name.startswith("crash-no-fsync-on-commit-1-")  # the store variant, the seed
+    # The campaign opens the store through each layout in turn; the name says which.
+    assert path.name.startswith("crash-no-fsync-on-commit")  # the store variant
+    assert "-1-" in path.name  # the seed
     trace = trace_format.load(path)
     assert trace["name"] == path.stem
     divergence = reproducer.from_json(trace["crash"])
-    assert divergence.seams == "no-fsync-on-commit"
+    assert divergence.seams.partition("@")[0] == "no-fsync-on-commit"
+    assert seams_named(divergence.seams).variant == divergence.seams
+    assert path.name.startswith(f"crash-{divergence.seams}-1-")
     assert "DIVERGENCE" in err and f"{divergence.kind}: " in out and str(path) in out
     assert len(divergence.workload) <= 6, divergence.workload  # shrunk to a commit or two
     mismatch = reproducer.replay(trace)

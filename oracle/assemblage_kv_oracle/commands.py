@@ -197,8 +197,11 @@ def crash_campaign(args: argparse.Namespace, prog: str) -> int:
     print(_summary(totals))
     if totals.divergence is not None:
         print("DIVERGENCE, shrinking the workload...", file=sys.stderr, flush=True)
-        smallest = shrink(totals.divergence, budget, seams, seed)
-        path = write_reproducer(smallest, args.out, f"crash-{seams.name}-{seed}-{smallest.kind}")
+        # Shrunk through the layout it diverged in; the name gives the variant and layout.
+        found = totals.divergence
+        smallest = shrink(found, budget, seams_named(found.seams), seed)
+        name = f"crash-{smallest.seams}-{seed}-{smallest.kind}"
+        path = write_reproducer(smallest, args.out, name)
         print(smallest.describe())
         print(f"reproducer ({len(smallest.workload)} calls): {path}\nrerun: {rerun_command(path)}")
         return 1

@@ -4,7 +4,8 @@
 
 runs the workload on the real store over a `SimulatedFileSystem`, crashes it after
 every call in every way the model allows (within the budget), recovers each disk with
-the real store and judges it by the spec. docs/persistence.md states the models.
+the real store and judges it by the spec. docs/persistence.md states the models
+(power losses, and media faults in synced data) and the layouts (`Seams.at`).
 """
 
 from assemblage_kv_oracle.crashes.checker import check, reproduce
@@ -12,17 +13,19 @@ from assemblage_kv_oracle.crashes.findings import Budget, CrashDivergence, Progr
 from assemblage_kv_oracle.crashes.persistence import (
     CrashState,
     Ext4Like,
+    MediaFaults,
     PersistenceModel,
     WorstCase,
     crash_states,
     model_named,
 )
 from assemblage_kv_oracle.crashes.planted import PLANTED, seams_named
-from assemblage_kv_oracle.crashes.run import PATH, REAL, Run, Seams, run
+from assemblage_kv_oracle.crashes.run import LAYOUTS, PATH, REAL, Layout, Run, Seams, run
 from assemblage_kv_oracle.crashes.simulated_fs import Operation, Recording, SimulatedFileSystem
 from assemblage_kv_oracle.crashes.workloads import example, sample_workloads, workloads
 
 __all__ = [
+    "LAYOUTS",
     "PATH",
     "PLANTED",
     "REAL",
@@ -30,6 +33,8 @@ __all__ = [
     "CrashDivergence",
     "CrashState",
     "Ext4Like",
+    "Layout",
+    "MediaFaults",
     "Operation",
     "PersistenceModel",
     "Progress",

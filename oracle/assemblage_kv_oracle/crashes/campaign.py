@@ -3,7 +3,8 @@
     assemblage-kv-crash-fuzz --seconds 60 --seed 1
 
 Seeded workloads (`workloads.sample_workloads`) are checked one after another, each under
-every persistence model asked for (docs/persistence.md), until the time or workload budget
+every persistence model asked for (docs/persistence.md) and through the next path layout
+(`run.LAYOUTS`, unless `--store NAME@LAYOUT` names one), until the time or workload budget
 is spent, or until the first divergence. The command (commands.py) shows a status line,
 shrinks a divergence and writes it as a reproducer (crashes/reproducer.py).
 """
@@ -24,7 +25,7 @@ from assemblage_kv_oracle.crashes.run import Seams
 from assemblage_kv_oracle.crashes.workloads import sample_workloads
 from assemblage_kv_oracle.program import Op
 
-MODELS = ("worst-case/1", "worst-case/3", "worst-case/4096", "ext4-like/1")
+MODELS = ("worst-case/1", "worst-case/3", "worst-case/4096", "ext4-like/1", "media/512")
 BATCH = 16
 """Workloads drawn at a time (each batch from its own seed, so any budget is reachable)."""
 
@@ -129,7 +130,7 @@ def campaign(
                 model,
                 budget=budget,
                 seed=seed,
-                seams=seams,
+                seams=seams.for_workload(totals.workloads),
                 on_progress=functools.partial(progress, totals.states),
                 should_stop=out_of_time,
             )

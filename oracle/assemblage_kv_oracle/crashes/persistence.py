@@ -6,6 +6,11 @@ names the open decisions as `Dimension`s; one pick per dimension is one crash st
 `crash_states` lists them all when there are at most `budget`, and otherwise samples
 `budget` of them with a seeded random generator, family by family, so that rare kinds
 of damage (a torn write) are not drowned by numerous ones (subsets of pieces).
+
+`WorstCase` and `Ext4Like` are power losses: what they leave was written by the store.
+`MediaFaults` is a power loss and then a damaged medium: a bit flipped, or a block
+zeroed, in bytes that had been synced; its crash states also carry the disk as it was
+before the damage, to judge the recovery by.
 """
 
 from __future__ import annotations
@@ -160,6 +165,7 @@ class PersistenceModel(Protocol):
     """What a crash may do with calls that are not yet durable (docs/persistence.md)."""
 
     journaled: ClassVar[bool]
+    damages_synced_data: ClassVar[bool]
 
     @property
     def name(self) -> str: ...
@@ -190,6 +196,7 @@ class WorstCase:
     granularity: int = 1
     scatter: bool = True
     journaled: ClassVar[bool] = False
+    damages_synced_data: ClassVar[bool] = False
 
     @property
     def name(self) -> str:
@@ -275,6 +282,7 @@ class Ext4Like:
 
     granularity: int = 1
     journaled: ClassVar[bool] = True
+    damages_synced_data: ClassVar[bool] = False
 
     @property
     def name(self) -> str:
@@ -337,6 +345,68 @@ class Ext4Like:
         return _image(names, contents), said
 
 
+@dataclass(frozen=True)
+class MediaFaults:
+    """A power loss (every call not yet synced is lost), then the medium damages synced
+    data: one bit flipped, or one aligned `block` of a file zeroed (a sector or page
+    that reads back as zeros), in any file with a durable name.
+
+    Not a file system's promise broken but the hardware's; the store cannot undo it, it
+    must only never answer from damaged bytes and never destroy what the damage spared.
+    """
+
+    block: int = 4096
+    journaled: ClassVar[bool] = False
+    damages_synced_data: ClassVar[bool] = True
+
+    @property
+    def name(self) -> str:
+        return f"media/{self.block}"
+
+    @staticmethod
+    def _files(disk: Disk) -> list[tuple[str, int]]:
+        return [(path, inode) for path, inode in sorted(disk.names.items())
+                if disk.files[inode].durable]  # fmt: skip
+
+    def dimensions(self, disk: Disk) -> list[Dimension]:
+        sizes = [len(disk.files[inode].durable) for _, inode in self._files(disk)]
+        if not sizes:
+            return []
+        flips = Family("bit flipped", 8 * sum(sizes))
+        zeros = Family("block zeroed", sum(-(-size // self.block) for size in sizes))
+        return [Dimension("medium", (flips, zeros))]
+
+    def _locate(
+        self, disk: Disk, contents: dict[int, bytearray], member: int, zeroed: bool
+    ) -> tuple[str, bytearray, int]:
+        """The file that the `member`-th block (or bit) of all of them is in, and which
+        of its own it is."""
+        for path, inode in self._files(disk):
+            data = contents[inode]
+            count = -(-len(data) // self.block) if zeroed else 8 * len(data)
+            if member < count:
+                return path, data, member
+            member -= count
+        raise ValueError(f"no block or bit {member} on this disk")
+
+    def image(
+        self, disk: Disk, dimensions: Sequence[Dimension], picks: Sequence[Pick]
+    ) -> tuple[dict[str, bytes], list[str]]:
+        names, contents = disk.durable_copy()
+        said = ["power lost: every call since the last sync undone"]
+        for family, member in picks:
+            zeroed = family == 1
+            path, data, at = self._locate(disk, contents, member, zeroed)
+            if zeroed:
+                start, end = at * self.block, min((at + 1) * self.block, len(data))
+                data[start:end] = bytes(end - start)
+                said.append(f"{path}: bytes {start} to {end} zeroed")
+            else:
+                data[at // 8] ^= 1 << at % 8
+                said.append(f"{path}: bit {at % 8} of byte {at // 8} flipped")
+        return _image(names, contents), said
+
+
 def model_named(name: str) -> PersistenceModel:
     """The model a `name` property gave (for reproducers)."""
     kind, _, rest = name.partition("/")
@@ -345,7 +415,11 @@ def model_named(name: str) -> PersistenceModel:
         return WorstCase(int(granularity or 1), scatter=flag != "no-scatter")
     if kind == "ext4-like":
         return Ext4Like(int(granularity or 1))
-    raise ValueError(f"unknown persistence model {name!r}: worst-case/N or ext4-like/N")
+    if kind == "media":
+        return MediaFaults(int(granularity or 4096))
+    raise ValueError(
+        f"unknown persistence model {name!r}: worst-case/N, ext4-like/N or media/BLOCK"
+    )
 
 
 @dataclass(frozen=True)
@@ -356,6 +430,7 @@ class CrashState:
     picks: tuple[Pick, ...]
     choices: tuple[str, ...]
     image: dict[str, bytes]
+    undamaged: dict[str, bytes] | None = None  # the disk before a medium damaged it
 
 
 @dataclass(frozen=True)
@@ -382,7 +457,11 @@ def crash_state(
     if not fits:
         raise ValueError(f"these picks are not a crash state after call {point} of this run")
     image, said = model.image(disk, dimensions, picks)
-    return CrashState(point, tuple(picks), tuple(said), image)
+    return CrashState(point, tuple(picks), tuple(said), image, _undamaged(model, disk))
+
+
+def _undamaged(model: PersistenceModel, disk: Disk) -> dict[str, bytes] | None:
+    return _image(*disk.durable_copy()) if model.damages_synced_data else None
 
 
 def crash_states(
@@ -404,9 +483,10 @@ def crash_states(
             found[tuple(_sample(rng, dimension) for dimension in dimensions)] = None
         chosen = list(found)
     states = []
+    undamaged = _undamaged(model, disk)
     for picks in chosen:
         image, said = model.image(disk, dimensions, picks)
-        states.append(CrashState(point, picks, tuple(said), image))
+        states.append(CrashState(point, picks, tuple(said), image, undamaged))
     return CrashStates(states, total, total <= budget)
 
 

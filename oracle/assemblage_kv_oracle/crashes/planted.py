@@ -1,26 +1,31 @@
 """Deliberately broken stores, built through the seams, to show the checker catches them.
 
-Each is a `Seams` that wraps the file system or the storage and drops one call that
-durability depends on; impl/ is not touched. `PLANTED` names them for tests and for a
-campaign (`seams_named`).
+Each is a `Seams` that wraps the file system or the storage and drops or changes one
+call that durability or recovery depends on; impl/ is not touched. `PLANTED` names them
+for tests and for a campaign (`seams_named`).
 """
 
 from __future__ import annotations
 
+import os
+import zlib
 from collections.abc import Iterable
 
 import assemblage_kv as kv
 from assemblage_kv._filesystem import FileSystem
+from assemblage_kv._format import COMMIT_LENGTH, COMMIT_MARK
 from assemblage_kv._recovery import scan
 from assemblage_kv._storage import aside_name
-from assemblage_kv_oracle.crashes.run import REAL, Seams
+from assemblage_kv_oracle.crashes.run import LAYOUTS, REAL, Seams, layout_named
 
 
 class _PassFileSystem:
-    """A file system that passes every call on; subclasses drop some."""
+    """A file system that passes every call on; subclasses drop some. `given` is the
+    store's path as the store was given it."""
 
-    def __init__(self, inner: FileSystem) -> None:
+    def __init__(self, inner: FileSystem, given: str) -> None:
         self.inner = inner
+        self.given = given
 
     def open_log(self, path: str) -> int:
         return self.inner.open_log(path)
@@ -84,6 +89,24 @@ class _NoDirectoryFsyncAfterRename(_PassFileSystem):
         if not self.renamed:
             super().fsync_directory(path)
         self.renamed = False
+
+
+class _SyncsTheDirectoryAsGiven(_PassFileSystem):
+    """After a merge's rename, fsyncs the directory of the path as the store was given it
+    (with a symbolic link to the log, the link's directory) instead of the directory
+    that holds the log: the rename is not durable (issue 10)."""
+
+    merged = False
+
+    def rename(self, source: str, target: str) -> None:
+        super().rename(source, target)
+        self.merged = source.endswith(".merged")
+
+    def fsync_directory(self, path: str) -> None:
+        if self.merged:
+            path = os.path.dirname(self.given) or "."
+        self.merged = False
+        super().fsync_directory(path)
 
 
 class _PassStorage:
@@ -165,6 +188,23 @@ class _NoSyncOnCommit(_PassStorage):
         self.appended = False
 
 
+class _NoSyncAfterCut(_PassStorage):
+    """Cuts a torn tail at open without the fsync after the truncation: a crash before
+    the next fsync brings the cut bytes back (and under the next commit's append, if
+    that is torn, they read as damage)."""
+
+    cut = False
+
+    def truncate(self, length: int) -> None:
+        super().truncate(length)
+        self.cut = True
+
+    def sync(self) -> None:
+        if not self.cut:
+            super().sync()
+        self.cut = False
+
+
 class _CutWithoutCopy(_PassStorage):
     """Cuts a damaged tail without keeping it aside: the bytes are gone (issue 9)."""
 
@@ -188,12 +228,53 @@ class _EmptiesWhatIsNotAStore(_PassStorage):
         return size
 
 
+class _CutsAtDamage(_PassStorage):
+    """Finding damage followed by valid transactions, cuts the log at the damage instead
+    of refusing to open: the transactions after it are gone without a word."""
+
+    def size(self) -> int:
+        size = self.inner.size()
+        try:
+            scan(self.inner.read, size, lambda *_: None, self.inner.name)
+        except kv.CorruptStore as error:
+            self.inner.truncate(error.offset)
+            self.inner.sync()
+            return error.offset
+        except kv.NotAStore:
+            pass
+        return size
+
+
+class _AcceptsDamagedFinalCommit(_PassStorage):
+    """Trusts a final commit whose checksum does not match: reads see the checksum its
+    bytes have, so a damaged last transaction is opened and answered from."""
+
+    def __init__(self, inner: kv.Storage) -> None:
+        super().__init__(inner)
+        self.patch: tuple[int, bytes] | None = None
+        size = inner.size()
+        try:
+            end = scan(inner.read, size, lambda *_: None, inner.name).end
+        except (kv.CorruptStore, kv.NotAStore):
+            return
+        tail = inner.read(end, size - end)
+        if tail[-COMMIT_LENGTH:-10] == COMMIT_MARK:
+            self.patch = (size - 4, zlib.crc32(tail[:-4]).to_bytes(4, "little"))
+
+    def read(self, offset: int, length: int) -> bytes:
+        data = self.inner.read(offset, length)
+        if self.patch is None or not offset <= self.patch[0] < offset + len(data):
+            return data
+        at = self.patch[0] - offset
+        return data[:at] + self.patch[1] + data[at + 4 :]
+
+
 class _CopyWithoutFsync(_PassFileSystem):
     """Keeps a damaged tail aside without fsyncing the copy before the rename: a crash
     after the log's cut can leave the copy empty (only a second crash shows)."""
 
-    def __init__(self, inner: FileSystem) -> None:
-        super().__init__(inner)
+    def __init__(self, inner: FileSystem, given: str) -> None:
+        super().__init__(inner, given)
         self.copies: set[int] = set()
 
     def create(self, path: str) -> int:
@@ -218,14 +299,26 @@ PLANTED = {
         Seams("cut-without-copy", storage=_CutWithoutCopy),
         Seams("empty-what-is-not-a-store", storage=_EmptiesWhatIsNotAStore),
         Seams("copy-without-fsync", file_system=_CopyWithoutFsync),
+        Seams("cuts-at-damage", storage=_CutsAtDamage),
+        Seams("accepts-damaged-final-commit", storage=_AcceptsDamagedFinalCommit),
+        Seams("no-fsync-after-cut", storage=_NoSyncAfterCut),
+        Seams(
+            "merge-syncs-the-directory-as-given",
+            file_system=_SyncsTheDirectoryAsGiven,
+            layout=LAYOUTS["symlink"],
+        ),
     ]
 }
 
 
-def seams_named(name: str) -> Seams:
-    """The real store ("real") or a planted bug, by name."""
+def seams_named(variant: str) -> Seams:
+    """The real store ("real") or a planted bug, by name; "@LAYOUT" after it names the
+    path it is opened by (`Seams.variant`)."""
+    name = variant.partition("@")[0]
     if name == REAL.name:
-        return REAL
-    if name not in PLANTED:
+        seams = REAL
+    elif name in PLANTED:
+        seams = PLANTED[name]
+    else:
         raise ValueError(f"unknown variant {name!r}: real or one of {', '.join(PLANTED)}")
-    return PLANTED[name]
+    return seams.at(layout_named(variant)) if "@" in variant else seams

@@ -16,7 +16,7 @@ from typing import Any
 from assemblage_kv_oracle.crashes.checker import check, reproduce
 from assemblage_kv_oracle.crashes.findings import AFTER_CRASH, Budget, CrashDivergence
 from assemblage_kv_oracle.crashes.persistence import model_named
-from assemblage_kv_oracle.crashes.run import PATH, Seams
+from assemblage_kv_oracle.crashes.run import Seams, layout_named
 from assemblage_kv_oracle.program import Op, TraceError, decode_hex, encode_hex, read_back
 from assemblage_kv_oracle.strategies import KEY_POOL
 from assemblage_kv_oracle.trace_format import Trace, dumps
@@ -63,7 +63,7 @@ def to_trace(divergence: CrashDivergence, name: str) -> Trace:
     return record(
         read_back(KEY_POOL, slots=(0, 1)),
         name=name,
-        log=divergence.image.get(PATH, b""),
+        log=divergence.image.get(layout_named(divergence.seams).log, b""),
         clock=AFTER_CRASH,
         description=f"A disk left by a crash ({divergence.kind}): {divergence.message}"[:300],
     )

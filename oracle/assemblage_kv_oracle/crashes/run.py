@@ -3,26 +3,128 @@
 The run is what the crash checker needs to judge any crash point: the recorded calls,
 and for each step of the workload the span of calls it made, the spec's log before and
 after it, and whether it was an acknowledged commit. `Seams` lets a test swap the file
-system or the storage for a deliberately broken one (planted.py).
+system or the storage for a deliberately broken one (planted.py), and says through
+which path (`Layout`) the store is opened: one file in one directory, a relative path
+through nested directories, or symbolic links into another directory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import dataclasses
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import assemblage_kv as kv
 from assemblage_kv._filesystem import FileSystem
-from assemblage_kv_oracle.crashes.simulated_fs import Image, Recording, SimulatedFileSystem
+from assemblage_kv_oracle.crashes.simulated_fs import (
+    ROOT,
+    Image,
+    Recording,
+    SimulatedFileSystem,
+    Tree,
+)
 from assemblage_kv_oracle.program import START, Clock, Op
 from assemblage_kv_oracle.side_by_side import SideBySide, TxPair
 
-PATH = "/simulated/store.aeon"
-"""Where the store lives on a simulated disk (a path that no real disk is asked about)."""
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the store is and the path it is opened by: `given`, relative to `ROOT` (or
+    to the current directory, if `relative`), through the directories and links of
+    `tree` (paths under ROOT, link targets relative to their directory)."""
+
+    name: str
+    given: str
+    directories: tuple[str, ...] = ()
+    links: Mapping[str, str] = field(default_factory=dict)
+    relative: bool = False
+
+    @property
+    def tree(self) -> Tree:
+        return Tree(
+            (ROOT, *(f"{ROOT}/{d}" for d in self.directories)),
+            {f"{ROOT}/{link}": target for link, target in self.links.items()},
+        )
+
+    @property
+    def log(self) -> str:
+        """Where the log really is (links resolved): its name in a crashed disk's image."""
+        return SimulatedFileSystem(tree=self.tree).resolve(f"{ROOT}/{self.given}")
+
+    @property
+    def mounted(self) -> bool:
+        """Does the store's own resolving (os.path.realpath) need the tree on a real disk?"""
+        return self.relative or bool(self.links)
 
 
-def _same_file_system(file_system: FileSystem) -> FileSystem:
+FLAT = Layout("flat", "store.aeon")
+LAYOUTS = {
+    layout.name: layout
+    for layout in [
+        FLAT,
+        Layout("nested-relative", "a/b/store.aeon", ("a", "a/b"), relative=True),
+        Layout(
+            "symlink",
+            "links/store.aeon",
+            ("links", "data"),
+            {"links/store.aeon": "../data/store.aeon"},
+        ),
+        Layout(
+            "symlinked-directory",
+            "alias/store.aeon",
+            ("data", "data/deep"),
+            {"alias": "data/deep"},
+            relative=True,
+        ),
+    ]
+}
+"""The paths a check opens the store by (`Seams.at`); a campaign takes them in turn."""
+
+PATH = FLAT.log
+"""Where the store lives on a simulated disk of the flat layout."""
+
+
+@dataclass(frozen=True)
+class Place:
+    """A layout made ready: `mount` is the real directory that mirrors its tree (None if
+    the store's path needs no real directory to resolve)."""
+
+    layout: Layout
+    mount: str | None = None
+
+    @property
+    def path(self) -> str:
+        """The path the store is opened by."""
+        if self.mount is None:
+            return f"{ROOT}/{self.layout.given}"
+        full = os.path.join(self.mount, self.layout.given)
+        return os.path.relpath(full) if self.layout.relative else full
+
+    def file_system(self, image: Image | None = None) -> SimulatedFileSystem:
+        return SimulatedFileSystem(image, tree=self.layout.tree, mount=self.mount)
+
+
+@contextlib.contextmanager
+def placed(layout: Layout) -> Iterator[Place]:
+    """The layout's tree made on a temporary real directory (only its directories and
+    links: every file stays on the simulated disk), for as long as the check runs."""
+    if not layout.mounted:
+        yield Place(layout)
+        return
+    with tempfile.TemporaryDirectory(prefix="assemblage-kv-crash-") as made:
+        mount = os.path.realpath(made)
+        for directory in layout.directories:
+            os.makedirs(os.path.join(mount, directory))
+        for link, target in layout.links.items():
+            os.symlink(target, os.path.join(mount, link))
+        yield Place(layout, mount)
+
+
+def _same_file_system(file_system: FileSystem, given: str) -> FileSystem:
     return file_system
 
 
@@ -32,15 +134,41 @@ def _same_storage(storage: kv.Storage) -> kv.Storage:
 
 @dataclass(frozen=True)
 class Seams:
-    """How the store is put together: the real one, or one with a planted bug."""
+    """How the store is put together (the real one, or one with a planted bug), and the
+    path it is opened by (None: the flat layout, or each in turn in a campaign). A
+    `file_system` wrapper is also given the path as the store is given it."""
 
     name: str = "real"
-    file_system: Callable[[FileSystem], FileSystem] = field(default=_same_file_system)
+    file_system: Callable[[FileSystem, str], FileSystem] = field(default=_same_file_system)
     storage: Callable[[kv.Storage], kv.Storage] = field(default=_same_storage)
+    layout: Layout | None = None
 
-    def opener(self, file_system: SimulatedFileSystem) -> Callable[[], kv.Storage]:
-        """Opens the store's storage on `file_system`, each call anew (as a reopen does)."""
-        return lambda: self.storage(kv.FileStorage(PATH, file_system=self.file_system(file_system)))
+    @property
+    def variant(self) -> str:
+        """The name with the layout, as reports and reproducers give it (`variant_named`)."""
+        if self.layout is None or self.layout == FLAT:
+            return self.name
+        return f"{self.name}@{self.layout.name}"
+
+    @property
+    def where(self) -> Layout:
+        return FLAT if self.layout is None else self.layout
+
+    def at(self, layout: Layout) -> Seams:
+        return dataclasses.replace(self, layout=layout)
+
+    def for_workload(self, number: int) -> Seams:
+        """Its layout, or if it has none the layouts in turn, one per workload."""
+        if self.layout is not None:
+            return self
+        return self.at(list(LAYOUTS.values())[number % len(LAYOUTS)])
+
+    def opener(self, file_system: SimulatedFileSystem, path: str) -> Callable[[], kv.Storage]:
+        """Opens the store's storage at `path` on `file_system`, each call anew (as a
+        reopen does)."""
+        return lambda: self.storage(
+            kv.FileStorage(path, file_system=self.file_system(file_system, path))
+        )
 
 
 REAL = Seams()
@@ -110,15 +238,23 @@ class Run:
 
 
 def run(
-    workload: Sequence[Op], seams: Seams = REAL, image: Image | None = None, clock: int = START
+    workload: Sequence[Op],
+    seams: Seams = REAL,
+    image: Image | None = None,
+    clock: int = START,
+    place: Place | None = None,
 ) -> Run:
-    """Run `workload` on a store (and on the spec) over a fresh simulated disk.
+    """Run `workload` on a store (and on the spec) over a fresh simulated disk, at
+    `place` (by default the seams' layout, made for this run).
 
     Raises side_by_side.Divergence if the store and the spec disagree with no crash.
     """
-    file_system = SimulatedFileSystem(image)
+    if place is None:
+        with placed(seams.where) as here:
+            return run(workload, seams, image, clock, here)
+    file_system = place.file_system(image)
     now = Clock(clock)
-    pair = SideBySide(seams.opener(file_system), now)
+    pair = SideBySide(seams.opener(file_system, place.path), now)
     steps = [Step(None, 0, len(file_system.history), b"", pair.model.encoded(), "ok")]
     txs: dict[int, TxPair] = {}
     closed = False
@@ -162,3 +298,13 @@ def _step(pair: SideBySide, op: Op, txs: dict[int, TxPair], clock: Clock) -> str
         "get": (op.slot, op.key),
     }.get(op.name, ())
     return pair.call(txs[op.tx], op.name, *args)[0]
+
+
+def layout_named(variant: str) -> Layout:
+    """The layout a variant name (`Seams.variant`) gives: after its "@", else flat."""
+    _, at, name = variant.partition("@")
+    if not at:
+        return FLAT
+    if name not in LAYOUTS:
+        raise ValueError(f"unknown layout {name!r}: one of {', '.join(LAYOUTS)}")
+    return LAYOUTS[name]

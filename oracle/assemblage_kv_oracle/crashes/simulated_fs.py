@@ -5,6 +5,14 @@ files' current bytes, the current names) and writes down each call as an `Operat
 what a crash may leave of that history is not its business but a persistence model's
 (persistence.py). Locks are an in-process table: whether the lock sidecar exists never
 matters to recovery, so lock files are not files here.
+
+Given a `Tree`, it also has directories and symbolic links, and resolves every path
+as the OS does (relative to its current directory, following links), so each call is
+recorded with the path of the entry it really touches: a create or rename is then
+durable only when the directory that really holds it is synced. The store resolves its
+path itself (os.path.realpath, on the real disk), so a tree with links is mirrored on a
+real directory, its `mount` (run.py), whose paths stand for `ROOT`. Without a tree,
+every directory exists and there are no links.
 """
 
 from __future__ import annotations
@@ -13,9 +21,15 @@ import errno
 import itertools
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from assemblage_kv import FileId
+
+ROOT = "/simulated"
+"""Where a simulated disk's files live (a path no real disk is asked about, unmounted)."""
+
+_HOPS = 40
+"""Links followed in one path before ELOOP, as Linux does."""
 
 Image = Mapping[str, bytes]
 """A disk as a crash leaves it: path -> the file's durable bytes."""
@@ -70,6 +84,20 @@ class Operation:
 
 
 @dataclass(frozen=True)
+class Tree:
+    """The directories and symbolic links of a disk (absolute paths under `ROOT`).
+
+    They are made before a run, durable, and never changed by the store: a rename over
+    a link, or the unlink of one, is refused (EPERM), which a store that resolves its
+    path never asks for. A link's target is written relative to the link's directory,
+    so that the same tree can be made on a real directory.
+    """
+
+    directories: tuple[str, ...] = (ROOT,)
+    links: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Recording:
     """A disk that was fully durable (`initial`: path -> inode, `contents`: inode -> bytes)
     and everything done to it since."""
@@ -82,7 +110,19 @@ class Recording:
 class SimulatedFileSystem:
     """Files in memory behind the `FileSystem` protocol; starts from a durable `image`."""
 
-    def __init__(self, image: Image | None = None) -> None:
+    def __init__(
+        self,
+        image: Image | None = None,
+        *,
+        tree: Tree | None = None,
+        mount: str | None = None,
+        cwd: str | None = None,
+    ) -> None:
+        self._tree = tree
+        self._directories = set() if tree is None else {"/", ROOT, *tree.directories}
+        self._mount = mount
+        # With a mount, relative paths start where the store's os.path.realpath starts them.
+        self._cwd = cwd if cwd is not None else os.getcwd() if mount is not None else "/"
         self._inodes = itertools.count(1)
         self._handles = itertools.count(3)
         self._data: dict[int, bytearray] = {}
@@ -121,13 +161,55 @@ class SimulatedFileSystem:
         self._names[path] = inode
         return inode
 
+    def resolve(self, path: str, *, follow: bool = True) -> str:
+        """The absolute path (under `ROOT` for a mounted disk) that `path` names, its
+        links followed (the last one only if `follow`): where the entry really is."""
+        absolute = os.path.normpath(os.path.join(self._cwd, path))
+        if self._mount is not None:
+            if absolute != self._mount and not absolute.startswith(self._mount + "/"):
+                raise FileNotFoundError(errno.ENOENT, "outside the simulated disk", path)
+            absolute = ROOT + absolute[len(self._mount) :]
+        if self._tree is None:
+            return absolute
+        links = self._tree.links
+        parts, done, hops = absolute.strip("/").split("/"), "", 0
+        while parts:
+            here = f"{done}/{parts.pop(0)}"
+            if here in links and (parts or follow):
+                hops += 1
+                if hops > _HOPS:
+                    raise OSError(errno.ELOOP, "too many levels of symbolic links", path)
+                target = os.path.normpath(os.path.join(done or "/", links[here], *parts))
+                parts, done = target.strip("/").split("/"), ""
+                continue
+            if parts and here not in self._directories:
+                if here in self._names:
+                    raise NotADirectoryError(errno.ENOTDIR, "not a directory", path)
+                raise FileNotFoundError(errno.ENOENT, "no such directory", path)
+            done = here
+        return done or "/"
+
+    def _entry(self, path: str, *, follow: bool = True) -> str:
+        """`resolve`, for a file's entry: its directory must exist; it is no directory."""
+        resolved = self.resolve(path, follow=follow)
+        if self._tree is not None:
+            if resolved in self._directories:
+                raise IsADirectoryError(errno.EISDIR, "is a directory", path)
+            if os.path.dirname(resolved) not in self._directories:
+                raise FileNotFoundError(errno.ENOENT, "no such directory", path)
+            if not follow and resolved in self._tree.links:
+                raise PermissionError(errno.EPERM, "the simulated disk keeps its links", path)
+        return resolved
+
     def open_log(self, path: str) -> int:
+        path = self._entry(path)
         created = path not in self._names
         inode = self._link_new(path) if created else self._names[path]
         self.history.append(Operation("open_log", path, inode, created=created))
         return self._new_handle(inode)
 
     def create(self, path: str) -> int:
+        path = self._entry(path)
         created = path not in self._names
         if created:
             inode = self._link_new(path)
@@ -172,6 +254,7 @@ class SimulatedFileSystem:
         self.history.append(Operation("close", self._path_of(inode), inode))
 
     def rename(self, source: str, target: str) -> None:
+        source, target = self._entry(source, follow=False), self._entry(target, follow=False)
         if source not in self._names:
             raise FileNotFoundError(errno.ENOENT, "no such file", source)
         inode = self._names.pop(source)
@@ -180,15 +263,22 @@ class SimulatedFileSystem:
         self.history.append(Operation("rename", source, inode, target=target, replaced=replaced))
 
     def fsync_directory(self, path: str) -> None:
+        path = self.resolve(path)
+        if self._tree is not None and path not in self._directories:
+            if path in self._names:
+                raise NotADirectoryError(errno.ENOTDIR, "not a directory", path)
+            raise FileNotFoundError(errno.ENOENT, "no such directory", path)
         self.history.append(Operation("fsync_directory", path))
 
     def unlink(self, path: str) -> None:
+        path = self._entry(path, follow=False)
         if path not in self._names:
             raise FileNotFoundError(errno.ENOENT, "no such file", path)
         inode = self._names.pop(path)
         self.history.append(Operation("unlink", path, inode))
 
     def lock(self, path: str) -> int:
+        path = self._entry(path)
         if path in self._locks:
             raise BlockingIOError(errno.EWOULDBLOCK, "locked", path)
         handle = next(self._handles)
@@ -202,6 +292,7 @@ class SimulatedFileSystem:
         self.history.append(Operation("unlock", path))
 
     def open_read(self, path: str) -> int:
+        path = self._entry(path)
         if path not in self._names:
             raise FileNotFoundError(errno.ENOENT, "no such file", path)
         inode = self._names[path]
@@ -220,11 +311,19 @@ class SimulatedFileSystem:
         raise OSError(errno.EBADF, "bad file handle", str(handle))
 
     def path_id(self, path: str) -> FileId | None:
-        """A file, a held lock's sidecar, or a directory: any folder of a file's path."""
+        """A file, a held lock's sidecar, or a directory (without a tree: any folder of a
+        file's path)."""
+        try:
+            path = self.resolve(path)
+        except FileNotFoundError:
+            return None
         if path in self._names:
             return FileId(0, self._names[path])
         if path in self._locks:
             return FileId(1, self._locks[path])
-        if any(name.startswith(path.rstrip("/") + "/") for name in self._names):
+        if path in self._directories or (
+            self._tree is None
+            and any(name.startswith(path.rstrip("/") + "/") for name in self._names)
+        ):
             return FileId(2, 0, is_directory=True)
         return None
