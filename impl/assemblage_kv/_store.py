@@ -29,7 +29,7 @@ import weakref
 import zlib
 from collections.abc import Iterator
 from types import TracebackType
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 from ._clock import Clock, wall_clock
 from ._codec import decode
@@ -76,6 +76,20 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_disown_after_fork)
 
 
+class Mutex(Protocol):
+    """What the store needs of its lock: `with lock:`, nothing else. A seam: the oracle's
+    scheduler (docs/concurrency.md) swaps in a lock at which it decides who runs next."""
+
+    def __enter__(self) -> object: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> object: ...
+
+
 def _describe(key: bytes) -> str:
     text = repr(decode(key, -1))
     return text if len(text) <= 80 else text[:77] + "..."
@@ -96,7 +110,7 @@ class KvStore:
         self._clock = clock
         self._readonly = readonly
         self._transaction = ReadOnlyTransaction if readonly else Transaction
-        self._lock = threading.Lock()
+        self._lock: Mutex = threading.Lock()
         self._closed = False
         self._forked = False
         self._released = False
