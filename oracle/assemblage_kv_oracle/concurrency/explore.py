@@ -1,0 +1,107 @@
+"""Seeded exploration: one seed is one workload and one schedule; a failure says how to
+rerun it.
+
+A `Schedule` names everything a run depends on (workload, store variant, strategy,
+seed), so `explore` of the same `Schedule` replays the same interleaving, and
+`Finding.rerun` is a command line that does it again with the steps printed.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from assemblage_kv_oracle.concurrency.planted import VARIANTS
+from assemblage_kv_oracle.concurrency.run import History, run_programs
+from assemblage_kv_oracle.concurrency.scheduler import Strategy
+from assemblage_kv_oracle.concurrency.serial import problems
+from assemblage_kv_oracle.concurrency.strategies import PCT, RandomWalk
+from assemblage_kv_oracle.concurrency.workload import Program, counter_programs, random_programs
+
+WORKLOADS = {"random": 65, "merges": 75, "lost-update": 38}
+"""Each workload, and PCT's guess at how many steps a run of it takes: the mean measured
+over 60 seeds (change points drawn past the end are wasted)."""
+STRATEGIES = ("pct", "random")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Everything a run depends on."""
+
+    seed: int
+    workload: str = "random"
+    variant: str = "real"
+    strategy: str = "pct"
+
+    def __post_init__(self) -> None:
+        if self.workload not in WORKLOADS:
+            raise ValueError(f"unknown workload {self.workload!r}: one of {tuple(WORKLOADS)}")
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown variant {self.variant!r}: one of {tuple(VARIANTS)}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r}: one of {STRATEGIES}")
+
+    def programs(self) -> tuple[Program, ...]:
+        if self.workload == "lost-update":
+            return counter_programs()
+        return random_programs(self.seed, merges=2 if self.workload == "merges" else 0)
+
+    def chooser(self) -> Strategy:
+        """PCT of depth 1 to 3 by seed (depth 1 runs threads one after another), or a
+        random walk."""
+        if self.strategy == "random":
+            return RandomWalk(self.seed)
+        return PCT(self.seed, depth=1 + self.seed % 3, steps=WORKLOADS[self.workload])
+
+    def rerun(self) -> str:
+        """A command that runs this schedule again and prints its steps."""
+        return shlex.join(
+            [
+                sys.executable,
+                "-m",
+                "assemblage_kv_oracle.concurrency",
+                f"--seed={self.seed}",
+                f"--workload={self.workload}",
+                f"--variant={self.variant}",
+                f"--strategy={self.strategy}",
+            ]
+        )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A schedule that is not serializable, and why."""
+
+    schedule: Schedule
+    problems: tuple[str, ...]
+    history: History
+
+    def __str__(self) -> str:
+        s = self.schedule
+        lines = [
+            f"schedule seed {s.seed} ({s.strategy}, workload {s.workload}, variant "
+            f"{s.variant}) is not serializable:",
+            *(f"  {problem}" for problem in self.problems),
+            f"rerun: {s.rerun()}",
+        ]
+        return "\n".join(lines)
+
+
+def explore(schedule: Schedule) -> tuple[History, Finding | None]:
+    """Run one schedule and check it against the spec."""
+    history = run_programs(
+        schedule.programs(), schedule.chooser(), clock_seam=VARIANTS[schedule.variant]
+    )
+    found = problems(history)
+    return history, Finding(schedule, tuple(found), history) if found else None
+
+
+def first_finding(schedules: Iterable[Schedule]) -> Finding | None:
+    """The first schedule that fails, or None if all pass."""
+    for schedule in schedules:
+        _, finding = explore(schedule)
+        if finding is not None:
+            return finding
+    return None

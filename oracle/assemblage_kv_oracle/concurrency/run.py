@@ -1,0 +1,240 @@
+"""Run threads' programs on one store under the scheduler, and record what happened.
+
+The store is put together from seams only: its lock is the scheduler's `ControlledLock`
+(the `Mutex` seam of `KvStore`), its storage a `MemoryStorage` behind
+`ControlledStorage`, whose every call is a sync point and whose appends and replaces
+are logged in order: that order is the log's, so it is the serial order the check
+replays. Each transaction's record says what each op answered and how many of those
+events had happened when it began and ended, which is all the check needs to place it.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import assemblage_kv as kv
+from assemblage_kv._store import Mutex
+from assemblage_kv_oracle.concurrency.scheduler import ControlledLock, Run, Scheduler, Strategy
+from assemblage_kv_oracle.concurrency.workload import Op, Program
+
+TxId = tuple[str, int]
+"""A transaction: its thread and its number in that thread's program."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that changed the log: a transaction's append, or a merge."""
+
+    kind: str  # "append" or "merge"
+    tx: TxId | None = None
+
+
+@dataclass
+class TxRecord:
+    """What one transaction did and saw."""
+
+    tx: TxId
+    ops: tuple[Op, ...]
+    answers: list[object] = field(default_factory=list)
+    """Normalised answers of the ops that returned, in order (`normalise`)."""
+    outcome: str = "unfinished"
+    """"committed", or the name of the exception that ended it."""
+    began: tuple[int, int] = (0, 0)
+    """Events logged when `current()` was called, and when it returned."""
+    ended: int = 0
+    """Events logged when it ended (its commit returned or raised)."""
+    now: int | None = None
+    """The last clock reading during its commit: the `now` of its commit timestamp."""
+
+
+@dataclass
+class History:
+    """A whole run: records, the log's events in order, the final log's bytes."""
+
+    records: list[TxRecord]
+    events: list[Event]
+    final: bytes
+    run: Run
+    merge_errors: list[str]
+
+
+ClockSeam = Callable[[Callable[[], int], ControlledLock, Callable[[], bool]], Callable[[], int]]
+"""Builds the store's clock from the run's clock, the store's lock, and whether the
+calling thread is inside a commit (a planted variant may misuse the last two)."""
+
+
+def same_clock(
+    clock: Callable[[], int], lock: ControlledLock, committing: Callable[[], bool]
+) -> Callable[[], int]:
+    """The real store: its clock, untouched."""
+    return clock
+
+
+def normalise(op: Op, answer: object) -> object:
+    """An answer as the spec's model gives it too: keys sorted, versions as their shape
+    (an uncommitted version's timestamp is its start, which a serial replay moves)."""
+    if op.name == "keys":
+        return sorted(answer)  # type: ignore[call-overload]
+    if op.name == "versions":
+        return [
+            (v.is_removed, v.is_committed, v.timestamp if v.is_committed else None)
+            for v in answer  # type: ignore[attr-defined]
+        ]
+    return answer
+
+
+class ControlledStorage:
+    """A storage whose every call is a sync point; appends and replaces are logged."""
+
+    def __init__(
+        self,
+        inner: kv.Storage,
+        scheduler: Scheduler,
+        appender: Callable[[], TxId | None] = lambda: None,
+    ) -> None:
+        self.inner = inner
+        self.events: list[Event] = []
+        self._scheduler = scheduler
+        self._appender = appender
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def size(self) -> int:
+        self._scheduler.switch("storage.size")
+        return self.inner.size()
+
+    def read(self, offset: int, length: int) -> bytes:
+        self._scheduler.switch("storage.read")
+        return self.inner.read(offset, length)
+
+    def append(self, data: bytes) -> None:
+        self._scheduler.switch("storage.append")
+        self.events.append(Event("append", self._appender()))
+        self.inner.append(data)
+
+    def truncate(self, length: int) -> None:
+        self._scheduler.switch("storage.truncate")
+        self.inner.truncate(length)
+
+    def sync(self) -> None:
+        self._scheduler.switch("storage.sync")
+        self.inner.sync()
+
+    def replace(self, chunks: Iterable[bytes]) -> None:
+        self._scheduler.switch("storage.replace")
+        self.events.append(Event("merge"))
+        self.inner.replace(chunks)
+
+    def keep_aside(self, offset: int, data: bytes) -> str:
+        self._scheduler.switch("storage.keep_aside")
+        return self.inner.keep_aside(offset, data)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def open_scheduled(
+    storage: kv.Storage, lock: Mutex, *, clock: Callable[[], int] | None = None
+) -> kv.KvStore:
+    """A store on `storage` whose lock is `lock`: open it before the run, share it in it."""
+    store = kv.KvStore.open(storage, clock=clock)
+    store._lock = lock  # the Mutex seam
+    return store
+
+
+def run_programs(
+    programs: Iterable[Program],
+    strategy: Strategy,
+    *,
+    clock_seam: ClockSeam = same_clock,
+    max_steps: int = 20_000,
+) -> History:
+    """Run each program in a controlled thread of its own on one new store in memory."""
+    scheduler = Scheduler(strategy, max_steps=max_steps)
+    appending: dict[str, TxId] = {}
+    readings: dict[str, list[int]] = {}
+    ticks = itertools.count(1_000, 7)
+
+    def whose() -> str | None:
+        me = scheduler.current()
+        return None if me is None else me.name
+
+    def clock() -> int:
+        now = next(ticks)
+        readings.setdefault(whose() or "", []).append(now)
+        return now
+
+    def committing() -> bool:
+        return (whose() or "") in appending
+
+    def appender() -> TxId | None:
+        name = whose()
+        return None if name is None else appending.get(name)
+
+    memory = kv.MemoryStorage()
+    storage = ControlledStorage(memory, scheduler, appender)
+    lock = scheduler.lock("the store's lock")
+    store = open_scheduled(storage, lock, clock=clock_seam(clock, lock, committing))
+    records: list[TxRecord] = []
+    merge_errors: list[str] = []
+
+    def transactions(program: Program) -> None:
+        for number, ops in enumerate(program.transactions):
+            record = TxRecord((program.thread, number), ops)
+            records.append(record)
+            _transaction(scheduler, store, record, storage.events, appending, readings)
+
+    def merges(program: Program) -> None:
+        for _ in program.transactions:
+            scheduler.note("merge()")
+            try:
+                store.merge()
+            except kv.KvError as error:
+                merge_errors.append(f"{type(error).__name__}: {error}")
+
+    for program in programs:
+        body = merges if program.merges else transactions
+        scheduler.spawn(program.thread, functools.partial(body, program))
+    run = scheduler.run()
+    final = memory.read(0, memory.size())
+    store.close()
+    return History(records, storage.events, final, run, merge_errors)
+
+
+def _transaction(
+    scheduler: Scheduler,
+    store: kv.KvStore,
+    record: TxRecord,
+    events: list[Event],
+    appending: dict[str, TxId],
+    readings: dict[str, list[int]],
+) -> None:
+    thread = record.tx[0]
+    called = len(events)
+    record.began = (called, called)
+    scheduler.note(f"{thread}.{record.tx[1]} current()")
+    try:
+        tx = store.current()
+        record.began = (called, len(events))
+        for op in record.ops:
+            scheduler.note(f"{thread}.{record.tx[1]} {op.name}{op.args}")
+            record.answers.append(normalise(op, getattr(tx, op.name)(*op.args)))
+        seen = len(readings.get(thread, []))
+        appending[thread] = record.tx
+        scheduler.note(f"{thread}.{record.tx[1]} commit")
+        try:
+            tx.commit()
+        finally:
+            del appending[thread]
+            during = readings.get(thread, [])[seen:]
+            record.now = during[-1] if during else None
+        record.outcome = "committed"
+    except kv.KvError as error:
+        record.outcome = type(error).__name__
+    finally:
+        record.ended = len(events)
