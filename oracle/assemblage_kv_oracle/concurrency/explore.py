@@ -11,7 +11,7 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from assemblage_kv_oracle.concurrency.planted import VARIANTS
 from assemblage_kv_oracle.concurrency.run import History, run_programs
@@ -76,7 +76,7 @@ class Finding:
 
     schedule: Schedule
     problems: tuple[str, ...]
-    history: History
+    history: History = field(repr=False)
 
     def __str__(self) -> str:
         s = self.schedule
