@@ -18,9 +18,15 @@ from assemblage_kv_oracle.concurrency.run import History, run_programs
 from assemblage_kv_oracle.concurrency.scheduler import Strategy
 from assemblage_kv_oracle.concurrency.serial import problems
 from assemblage_kv_oracle.concurrency.strategies import PCT, RandomWalk
-from assemblage_kv_oracle.concurrency.workload import Program, counter_programs, random_programs
+from assemblage_kv_oracle.concurrency.workload import (
+    FILLED,
+    Program,
+    counter_programs,
+    random_programs,
+    wandering_clock,
+)
 
-WORKLOADS = {"random": 65, "merges": 75, "lost-update": 38}
+WORKLOADS = {"random": 68, "merges": 115, "lost-update": 36}
 """Each workload, and PCT's guess at how many steps a run of it takes: the mean measured
 over 60 seeds (change points drawn past the end are wasted)."""
 STRATEGIES = ("pct", "random")
@@ -46,7 +52,7 @@ class Schedule:
     def programs(self) -> tuple[Program, ...]:
         if self.workload == "lost-update":
             return counter_programs()
-        return random_programs(self.seed, merges=2 if self.workload == "merges" else 0)
+        return random_programs(self.seed, merges=3 if self.workload == "merges" else 0)
 
     def chooser(self) -> Strategy:
         """PCT of depth 1 to 3 by seed (depth 1 runs threads one after another), or a
@@ -91,8 +97,13 @@ class Finding:
 
 def explore(schedule: Schedule) -> tuple[History, Finding | None]:
     """Run one schedule and check it against the spec."""
+    setup = FILLED if schedule.workload == "merges" else ()
     history = run_programs(
-        schedule.programs(), schedule.chooser(), clock_seam=VARIANTS[schedule.variant]
+        schedule.programs(),
+        schedule.chooser(),
+        setup=setup,
+        ticks=wandering_clock(schedule.seed),
+        clock_seam=VARIANTS[schedule.variant],
     )
     found = problems(history)
     return history, Finding(schedule, tuple(found), history) if found else None

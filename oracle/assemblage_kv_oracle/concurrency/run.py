@@ -12,13 +12,20 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import assemblage_kv as kv
 from assemblage_kv._store import Mutex
 from assemblage_kv_oracle.concurrency.scheduler import ControlledLock, Run, Scheduler, Strategy
 from assemblage_kv_oracle.concurrency.workload import Op, Program
+
+IDLE = 12
+"""Steps a merger idles before each merge, so that a random walk, which picks it about
+once in four steps, does not merge everything before the others have written much."""
+
+SETUP = "setup"
+"""The thread name of the transaction the main thread commits before the run."""
 
 TxId = tuple[str, int]
 """A transaction: its thread and its number in that thread's program."""
@@ -46,8 +53,12 @@ class TxRecord:
     """Events logged when `current()` was called, and when it returned."""
     ended: int = 0
     """Events logged when it ended (its commit returned or raised)."""
+    start: int = 0
+    """The clock reading of its `current()`: the `now` of its start timestamp."""
     now: int | None = None
     """The last clock reading during its commit: the `now` of its commit timestamp."""
+    error: str = ""
+    """The message of the exception that ended it, if any."""
 
 
 @dataclass
@@ -74,15 +85,11 @@ def same_clock(
 
 
 def normalise(op: Op, answer: object) -> object:
-    """An answer as the spec's model gives it too: keys sorted, versions as their shape
-    (an uncommitted version's timestamp is its start, which a serial replay moves)."""
+    """An answer as the spec's model gives it too: keys sorted, versions as tuples."""
     if op.name == "keys":
         return sorted(answer)  # type: ignore[call-overload]
     if op.name == "versions":
-        return [
-            (v.is_removed, v.is_committed, v.timestamp if v.is_committed else None)
-            for v in answer  # type: ignore[attr-defined]
-        ]
+        return [(v.is_removed, v.is_committed, v.timestamp) for v in answer]  # type: ignore[attr-defined]
     return answer
 
 
@@ -97,6 +104,7 @@ class ControlledStorage:
     ) -> None:
         self.inner = inner
         self.events: list[Event] = []
+        self._replacing = False
         self._scheduler = scheduler
         self._appender = appender
 
@@ -109,7 +117,8 @@ class ControlledStorage:
         return self.inner.size()
 
     def read(self, offset: int, length: int) -> bytes:
-        self._scheduler.switch("storage.read")
+        if not self._replacing:
+            self._scheduler.switch("storage.read")
         return self.inner.read(offset, length)
 
     def append(self, data: bytes) -> None:
@@ -126,9 +135,15 @@ class ControlledStorage:
         self.inner.sync()
 
     def replace(self, chunks: Iterable[bytes]) -> None:
+        # The merge's reads of the old log are part of this one call: as sync points
+        # they would only make a merge too long for another thread to see it whole.
         self._scheduler.switch("storage.replace")
         self.events.append(Event("merge"))
-        self.inner.replace(chunks)
+        self._replacing = True
+        try:
+            self.inner.replace(chunks)
+        finally:
+            self._replacing = False
 
     def keep_aside(self, offset: int, data: bytes) -> str:
         self._scheduler.switch("storage.keep_aside")
@@ -151,30 +166,32 @@ def run_programs(
     programs: Iterable[Program],
     strategy: Strategy,
     *,
+    setup: tuple[Op, ...] = (),
+    ticks: Iterator[int] | None = None,
     clock_seam: ClockSeam = same_clock,
     max_steps: int = 20_000,
 ) -> History:
-    """Run each program in a controlled thread of its own on one new store in memory."""
+    """Run each program in a controlled thread of its own on one new store in memory,
+    after `setup` in the main thread; the store's clock reads the next of `ticks`."""
     scheduler = Scheduler(strategy, max_steps=max_steps)
     appending: dict[str, TxId] = {}
     readings: dict[str, list[int]] = {}
-    ticks = itertools.count(1_000, 7)
+    ticks = itertools.count(1_000, 7) if ticks is None else ticks
 
-    def whose() -> str | None:
+    def whose() -> str:
         me = scheduler.current()
-        return None if me is None else me.name
+        return SETUP if me is None else me.name
 
     def clock() -> int:
         now = next(ticks)
-        readings.setdefault(whose() or "", []).append(now)
+        readings.setdefault(whose(), []).append(now)
         return now
 
     def committing() -> bool:
-        return (whose() or "") in appending
+        return whose() in appending
 
     def appender() -> TxId | None:
-        name = whose()
-        return None if name is None else appending.get(name)
+        return appending.get(whose())
 
     memory = kv.MemoryStorage()
     storage = ControlledStorage(memory, scheduler, appender)
@@ -191,12 +208,18 @@ def run_programs(
 
     def merges(program: Program) -> None:
         for _ in program.transactions:
+            scheduler.note("idle")
+            for _ in range(IDLE):  # spread the merges over the run
+                scheduler.switch("idle")
             scheduler.note("merge()")
             try:
                 store.merge()
             except kv.KvError as error:
                 merge_errors.append(f"{type(error).__name__}: {error}")
 
+    if setup:
+        records.append(TxRecord((SETUP, 0), setup))
+        _transaction(scheduler, store, records[-1], storage.events, appending, readings)
     for program in programs:
         body = merges if program.merges else transactions
         scheduler.spawn(program.thread, functools.partial(body, program))
@@ -219,8 +242,10 @@ def _transaction(
     record.began = (called, called)
     scheduler.note(f"{thread}.{record.tx[1]} current()")
     try:
+        seen = len(readings.get(thread, []))
         tx = store.current()
         record.began = (called, len(events))
+        record.start = readings.get(thread, [])[seen:][-1]
         for op in record.ops:
             scheduler.note(f"{thread}.{record.tx[1]} {op.name}{op.args}")
             record.answers.append(normalise(op, getattr(tx, op.name)(*op.args)))
@@ -235,6 +260,6 @@ def _transaction(
             record.now = during[-1] if during else None
         record.outcome = "committed"
     except kv.KvError as error:
-        record.outcome = type(error).__name__
+        record.outcome, record.error = type(error).__name__, str(error)
     finally:
         record.ended = len(events)

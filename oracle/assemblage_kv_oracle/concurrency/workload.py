@@ -9,11 +9,13 @@ store fails to see becomes a lost update the check can name.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 KEYS = 3
 """Keys 0..KEYS-1 in slots 0 and 1: few enough that transactions meet."""
 SLOTS = 2
+READS = ("get", "get_unremoved", "versions", "keys", "last_updated")
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,9 @@ def _transaction(rng: random.Random, thread: str, number: int) -> tuple[Op, ...]
     ops: list[Op] = []
     for position in range(rng.randint(1, 3)):
         slot, key = rng.randrange(SLOTS), rng.randrange(KEYS)
-        kind = rng.choices(["get", "get_unremoved", "versions", "keys"], [5, 1, 1, 1])[0]
-        ops.append(Op(kind, (slot,) if kind == "keys" else (slot, key)))
+        kind = rng.choices(READS, [4, 1, 1, 1, 2])[0]
+        args = {"keys": (slot,), "last_updated": ()}.get(kind, (slot, key))
+        ops.append(Op(kind, args))
         if rng.random() < 0.8:
             slot, key = rng.randrange(SLOTS), rng.randrange(KEYS)
             if rng.random() < 0.2:
@@ -66,6 +69,13 @@ def random_programs(
     return tuple(programs)
 
 
+FILLED = tuple(
+    Op("insert", (slot, key, f"setup.{slot}.{key}")) for slot in range(SLOTS) for key in range(KEYS)
+)
+"""A setup that gives every key a value: then every read reads bytes from the log, which
+a merge moves."""
+
+
 def counter_programs(*, threads: int = 2, increments: int = 2) -> tuple[Program, ...]:
     """Each thread increments one counter: the smallest lost-update workload."""
     return tuple(
@@ -78,3 +88,13 @@ def counter_programs(*, threads: int = 2, increments: int = 2) -> tuple[Program,
         )
         for number in range(threads)
     )
+
+
+def wandering_clock(seed: int) -> Iterator[int]:
+    """Clock readings that go forward, stand still and go back: then a start or commit
+    timestamp shows which commits the store took for the latest when it read the clock."""
+    rng = random.Random(f"clock {seed}")
+    now = 1_000
+    while True:
+        yield now
+        now = max(0, now + rng.choice((-30, 0, 0, 5, 20)))
