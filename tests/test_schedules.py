@@ -16,7 +16,7 @@ import pytest
 import assemblage_kv as kv
 from assemblage_kv_oracle.concurrency import Schedule, explore, first_finding
 from assemblage_kv_oracle.concurrency.__main__ import main
-from assemblage_kv_oracle.concurrency.explore import STRATEGIES, WORKLOADS
+from assemblage_kv_oracle.concurrency.explore import STORAGES, STRATEGIES, WORKLOADS
 from assemblage_kv_oracle.concurrency.run import (
     ControlledStorage,
     Event,
@@ -30,29 +30,35 @@ from assemblage_kv_oracle.concurrency.strategies import PCT, RandomWalk
 from assemblage_kv_oracle.concurrency.workload import Op
 
 SEEDS = 40
-"""Schedules per workload and strategy: about 0.3 s each on the real store."""
+"""Schedules per workload, strategy and storage: 0.1 to 0.6 s for 40 on the real store."""
 
 
+@pytest.mark.parametrize("storage", STORAGES)
 @pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("workload", WORKLOADS)
-def test_the_store_is_serializable_under_every_schedule(workload: str, strategy: str) -> None:
-    finding = first_finding(Schedule(seed, workload, "real", strategy) for seed in range(SEEDS))
+def test_the_store_is_serializable_under_every_schedule(
+    workload: str, strategy: str, storage: str
+) -> None:
+    schedules = (Schedule(seed, workload, "real", strategy, storage) for seed in range(SEEDS))
+    finding = first_finding(schedules)
     assert finding is None, str(finding)
 
 
+@pytest.mark.parametrize("storage", STORAGES)
 @pytest.mark.parametrize("workload", WORKLOADS)
-def test_a_commit_that_lets_another_in_between_check_and_append_is_found(workload: str) -> None:
+def test_a_commit_that_lets_another_in_between_check_and_append_is_found(
+    workload: str, storage: str
+) -> None:
     """The planted split commit (planted.py) loses an update in some of these schedules;
     which ones is fixed by their seeds, so it is found on every run."""
     schedules = [
-        Schedule(seed, workload, "split-commit", strategy)
+        Schedule(seed, workload, "split-commit", strategy, storage)
         for seed in range(SEEDS)
         for strategy in STRATEGIES
     ]
-    finding = first_finding(schedules)
-    assert finding is not None
-    lost = ("the spec answers", "it must conflict")
-    assert any(word in problem for problem in finding.problems for word in lost), str(finding)
+    # The real store passes all of these (above), so whatever is found is the plant's:
+    # a lost update, a commit that had to conflict, or one a merge had to expire.
+    assert first_finding(schedules) is not None
 
 
 def test_the_real_store_runs_the_conflicts_the_check_judges() -> None:
@@ -88,6 +94,14 @@ def test_a_finding_says_how_to_rerun_it(capsys: pytest.CaptureFixture[str]) -> N
     printed = capsys.readouterr().out
     assert str(finding) in printed
     assert "storage.append  (t1.1 commit)" in printed  # the steps, with what each thread did
+
+
+def test_a_file_store_interleaves_at_its_file_calls() -> None:
+    history, finding = explore(Schedule(3, "merges", "real", "random", "file"))
+    assert finding is None
+    labels = {step.label for step in history.run.steps}
+    assert {"file.write", "file.fsync", "file.rename", "file.pread"} <= labels
+    assert "storage.append" not in labels
 
 
 def test_bad_schedules_are_refused() -> None:

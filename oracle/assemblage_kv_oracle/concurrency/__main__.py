@@ -8,7 +8,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from assemblage_kv_oracle.concurrency.explore import STRATEGIES, WORKLOADS, Schedule, explore
+from assemblage_kv_oracle.concurrency.explore import (
+    STORAGES,
+    STRATEGIES,
+    WORKLOADS,
+    Schedule,
+    explore,
+)
 from assemblage_kv_oracle.concurrency.planted import VARIANTS
 
 
@@ -37,8 +43,14 @@ def main(argv: list[str] | None = None) -> int:
         default="pct",
         help="how the next thread is picked (default: %(default)s)",
     )
+    parser.add_argument(
+        "--storage",
+        choices=STORAGES,
+        default="memory",
+        help="where the log lives (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
-    schedule = Schedule(args.seed, args.workload, args.variant, args.strategy)
+    schedule = Schedule(args.seed, args.workload, args.variant, args.strategy, args.storage)
     history, finding = explore(schedule)
     print(history.run.schedule())
     print(finding if finding is not None else f"schedule seed {args.seed}: serializable")

@@ -30,6 +30,9 @@ WORKLOADS = {"random": 68, "merges": 115, "lost-update": 36}
 """Each workload, and PCT's guess at how many steps a run of it takes: the mean measured
 over 60 seeds (change points drawn past the end are wasted)."""
 STRATEGIES = ("pct", "random")
+STORAGES = ("memory", "file")
+"""A store in memory (its storage calls are sync points) or on a simulated file (its
+file calls are)."""
 
 
 @dataclass(frozen=True)
@@ -40,12 +43,15 @@ class Schedule:
     workload: str = "random"
     variant: str = "real"
     strategy: str = "pct"
+    storage: str = "memory"
 
     def __post_init__(self) -> None:
         if self.workload not in WORKLOADS:
             raise ValueError(f"unknown workload {self.workload!r}: one of {tuple(WORKLOADS)}")
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown variant {self.variant!r}: one of {tuple(VARIANTS)}")
+        if self.storage not in STORAGES:
+            raise ValueError(f"unknown storage {self.storage!r}: one of {STORAGES}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}: one of {STRATEGIES}")
 
@@ -72,6 +78,7 @@ class Schedule:
                 f"--workload={self.workload}",
                 f"--variant={self.variant}",
                 f"--strategy={self.strategy}",
+                f"--storage={self.storage}",
             ]
         )
 
@@ -88,7 +95,7 @@ class Finding:
         s = self.schedule
         lines = [
             f"schedule seed {s.seed} ({s.strategy}, workload {s.workload}, variant "
-            f"{s.variant}) is not serializable:",
+            f"{s.variant}, {s.storage}) is not serializable:",
             *(f"  {problem}" for problem in self.problems),
             f"rerun: {s.rerun()}",
         ]
@@ -104,6 +111,7 @@ def explore(schedule: Schedule) -> tuple[History, Finding | None]:
         setup=setup,
         ticks=wandering_clock(schedule.seed),
         clock_seam=VARIANTS[schedule.variant],
+        on_file=schedule.storage == "file",
     )
     found = problems(history)
     return history, Finding(schedule, tuple(found), history) if found else None

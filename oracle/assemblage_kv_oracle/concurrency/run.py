@@ -17,12 +17,17 @@ from dataclasses import dataclass, field
 
 import assemblage_kv as kv
 from assemblage_kv._store import Mutex
+from assemblage_kv_oracle.concurrency.files import ControlledFileSystem
 from assemblage_kv_oracle.concurrency.scheduler import ControlledLock, Run, Scheduler, Strategy
 from assemblage_kv_oracle.concurrency.workload import Op, Program
+from assemblage_kv_oracle.crashes.simulated_fs import SimulatedFileSystem
 
 IDLE = 12
 """Steps a merger idles before each merge, so that a random walk, which picks it about
 once in four steps, does not merge everything before the others have written much."""
+
+FILE = "/simulated/scheduled.aeon"
+"""The log of a file store under the scheduler, on a simulated disk."""
 
 SETUP = "setup"
 """The thread name of the transaction the main thread commits before the run."""
@@ -101,52 +106,57 @@ class ControlledStorage:
         inner: kv.Storage,
         scheduler: Scheduler,
         appender: Callable[[], TxId | None] = lambda: None,
+        *,
+        switching: bool = True,
     ) -> None:
         self.inner = inner
         self.events: list[Event] = []
-        self._replacing = False
+        self._replacing = not switching
         self._scheduler = scheduler
         self._appender = appender
+
+    def _switch(self, call: str) -> None:
+        if not self._replacing:
+            self._scheduler.switch(call)
 
     @property
     def name(self) -> str:
         return self.inner.name
 
     def size(self) -> int:
-        self._scheduler.switch("storage.size")
+        self._switch("storage.size")
         return self.inner.size()
 
     def read(self, offset: int, length: int) -> bytes:
-        if not self._replacing:
-            self._scheduler.switch("storage.read")
+        self._switch("storage.read")
         return self.inner.read(offset, length)
 
     def append(self, data: bytes) -> None:
-        self._scheduler.switch("storage.append")
+        self._switch("storage.append")
         self.events.append(Event("append", self._appender()))
         self.inner.append(data)
 
     def truncate(self, length: int) -> None:
-        self._scheduler.switch("storage.truncate")
+        self._switch("storage.truncate")
         self.inner.truncate(length)
 
     def sync(self) -> None:
-        self._scheduler.switch("storage.sync")
+        self._switch("storage.sync")
         self.inner.sync()
 
     def replace(self, chunks: Iterable[bytes]) -> None:
         # The merge's reads of the old log are part of this one call: as sync points
         # they would only make a merge too long for another thread to see it whole.
-        self._scheduler.switch("storage.replace")
+        self._switch("storage.replace")
         self.events.append(Event("merge"))
-        self._replacing = True
+        replacing, self._replacing = self._replacing, True
         try:
             self.inner.replace(chunks)
         finally:
-            self._replacing = False
+            self._replacing = replacing
 
     def keep_aside(self, offset: int, data: bytes) -> str:
-        self._scheduler.switch("storage.keep_aside")
+        self._switch("storage.keep_aside")
         return self.inner.keep_aside(offset, data)
 
     def close(self) -> None:
@@ -168,11 +178,13 @@ def run_programs(
     *,
     setup: tuple[Op, ...] = (),
     ticks: Iterator[int] | None = None,
+    on_file: bool = False,
     clock_seam: ClockSeam = same_clock,
     max_steps: int = 20_000,
 ) -> History:
-    """Run each program in a controlled thread of its own on one new store in memory,
-    after `setup` in the main thread; the store's clock reads the next of `ticks`."""
+    """Run each program in a controlled thread of its own on one new store in memory (on
+    a simulated file if `on_file`), after `setup` in the main thread; the store's clock
+    reads the next of `ticks`."""
     scheduler = Scheduler(strategy, max_steps=max_steps)
     appending: dict[str, TxId] = {}
     readings: dict[str, list[int]] = {}
@@ -193,8 +205,12 @@ def run_programs(
     def appender() -> TxId | None:
         return appending.get(whose())
 
-    memory = kv.MemoryStorage()
-    storage = ControlledStorage(memory, scheduler, appender)
+    if on_file:  # the file calls are the sync points then
+        files = ControlledFileSystem(SimulatedFileSystem(), scheduler)
+        inner: kv.Storage = kv.FileStorage(FILE, file_system=files)
+    else:
+        inner = kv.MemoryStorage()
+    storage = ControlledStorage(inner, scheduler, appender, switching=not on_file)
     lock = scheduler.lock("the store's lock")
     store = open_scheduled(storage, lock, clock=clock_seam(clock, lock, committing))
     records: list[TxRecord] = []
@@ -217,15 +233,17 @@ def run_programs(
             except kv.KvError as error:
                 merge_errors.append(f"{type(error).__name__}: {error}")
 
-    if setup:
-        records.append(TxRecord((SETUP, 0), setup))
-        _transaction(scheduler, store, records[-1], storage.events, appending, readings)
     for program in programs:
         body = merges if program.merges else transactions
         scheduler.spawn(program.thread, functools.partial(body, program))
-    run = scheduler.run()
-    final = memory.read(0, memory.size())
-    store.close()
+    try:
+        if setup:
+            records.append(TxRecord((SETUP, 0), setup))
+            _transaction(scheduler, store, records[-1], storage.events, appending, readings)
+        run = scheduler.run()
+        final = inner.read(0, inner.size())
+    finally:
+        store.close()
     return History(records, storage.events, final, run, merge_errors)
 
 
