@@ -1,6 +1,8 @@
-"""Rerun one schedule and print its steps: `python -m assemblage_kv_oracle.concurrency`.
+"""Rerun one schedule, or search a range of seeds: `python -m assemblage_kv_oracle.concurrency`.
 
-Exit status 1 if the run is not serializable (the findings go to stdout after the steps).
+`--seed N` runs one schedule and prints its steps; `--seeds A:B` runs seeds A to B-1
+and stops at the first that fails (a longer search than the test suite's). Results go
+to stdout, progress to stderr; the exit status is 1 if a schedule is not serializable.
 """
 
 from __future__ import annotations
@@ -18,13 +20,26 @@ from assemblage_kv_oracle.concurrency.explore import (
 from assemblage_kv_oracle.concurrency.planted import VARIANTS
 
 
+def _seeds(text: str) -> range:
+    start, _, stop = text.partition(":")
+    try:
+        seeds = range(int(start), int(stop))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not START:STOP") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"{text!r} holds no seed: STOP must exceed START")
+    return seeds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m assemblage_kv_oracle.concurrency",
-        description="Run threads' transactions under one seeded schedule and check the "
-        "outcome against a serial order the spec accepts.",
+        description="Run threads' transactions under seeded schedules and check each "
+        "outcome against a serial order the spec accepts (docs/concurrency.md).",
     )
-    parser.add_argument("--seed", type=int, required=True, help="the schedule's seed")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--seed", type=int, help="run this one schedule and print its steps")
+    which.add_argument("--seeds", type=_seeds, help="search START:STOP for a failing schedule")
     parser.add_argument(
         "--workload",
         choices=tuple(WORKLOADS),
@@ -50,11 +65,19 @@ def main(argv: list[str] | None = None) -> int:
         help="where the log lives (default: %(default)s)",
     )
     args = parser.parse_args(argv)
-    schedule = Schedule(args.seed, args.workload, args.variant, args.strategy, args.storage)
-    history, finding = explore(schedule)
-    print(history.run.schedule())
-    print(finding if finding is not None else f"schedule seed {args.seed}: serializable")
-    return 1 if finding is not None else 0
+    seeds = range(args.seed, args.seed + 1) if args.seeds is None else args.seeds
+    for count, seed in enumerate(seeds, 1):
+        schedule = Schedule(seed, args.workload, args.variant, args.strategy, args.storage)
+        history, finding = explore(schedule)
+        if args.seeds is None:
+            print(history.run.schedule())
+        if finding is not None:
+            print(finding)
+            return 1
+        if count % 100 == 0:
+            print(f"{count} schedules serializable", file=sys.stderr)
+    print(f"{len(seeds)} schedule(s) from seed {seeds[0]}: all serializable")
+    return 0
 
 
 if __name__ == "__main__":
