@@ -29,7 +29,7 @@ import weakref
 import zlib
 from collections.abc import Iterator
 from types import TracebackType
-from typing import NoReturn, Protocol
+from typing import NoReturn
 
 from ._clock import Clock, wall_clock
 from ._codec import decode
@@ -47,6 +47,7 @@ from ._errors import (
 from ._filestorage import FileStorage
 from ._format import MAX_TIMESTAMP, encode_commit, encode_entry
 from ._index import Index, Version, visible
+from ._lock import Mutex
 from ._merging import merged_log
 from ._opening import appended_transactions, cut_tail, publisher
 from ._readonly import ReadOnlyFileStorage, ReadOnlyTransaction
@@ -74,20 +75,6 @@ def _disown_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_disown_after_fork)
-
-
-class Mutex(Protocol):
-    """What the store needs of its lock: `with lock:`, nothing else. A seam: the oracle's
-    scheduler (docs/concurrency.md) swaps in a lock at which it decides who runs next."""
-
-    def __enter__(self) -> object: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> object: ...
 
 
 def _describe(key: bytes) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import assemblage_kv as kv
-from assemblage_kv._store import Mutex
+from assemblage_kv._lock import Mutex
 from assemblage_kv_oracle.concurrency.files import ControlledFileSystem
 from assemblage_kv_oracle.concurrency.scheduler import ControlledLock, Run, Scheduler, Strategy
 from assemblage_kv_oracle.concurrency.workload import Op, Program
