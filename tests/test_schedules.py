@@ -16,7 +16,7 @@ import pytest
 import assemblage_kv as kv
 from assemblage_kv_oracle.concurrency import Schedule, explore, first_finding
 from assemblage_kv_oracle.concurrency.__main__ import main
-from assemblage_kv_oracle.concurrency.explore import STORAGES, STRATEGIES, WORKLOADS
+from assemblage_kv_oracle.concurrency.explore import SEEDED, STORAGES, WORKLOADS
 from assemblage_kv_oracle.concurrency.run import (
     ControlledStorage,
     Event,
@@ -26,7 +26,8 @@ from assemblage_kv_oracle.concurrency.run import (
 )
 from assemblage_kv_oracle.concurrency.scheduler import Run, Scheduler, SchedulerError
 from assemblage_kv_oracle.concurrency.serial import problems
-from assemblage_kv_oracle.concurrency.strategies import PCT, RandomWalk
+from assemblage_kv_oracle.concurrency.strategies import PCT, Deviations, RandomWalk
+from assemblage_kv_oracle.concurrency.systematic import search
 from assemblage_kv_oracle.concurrency.workload import Op
 
 SEEDS = 40
@@ -34,7 +35,7 @@ SEEDS = 40
 
 
 @pytest.mark.parametrize("storage", STORAGES)
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", SEEDED)
 @pytest.mark.parametrize("workload", WORKLOADS)
 def test_the_store_is_serializable_under_every_schedule(
     workload: str, strategy: str, storage: str
@@ -54,11 +55,43 @@ def test_a_commit_that_lets_another_in_between_check_and_append_is_found(
     schedules = [
         Schedule(seed, workload, "split-commit", strategy, storage)
         for seed in range(SEEDS)
-        for strategy in STRATEGIES
+        for strategy in SEEDED
     ]
     # The real store passes all of these (above), so whatever is found is the plant's:
     # a lost update, a commit that had to conflict, or one a merge had to expire.
     assert first_finding(schedules) is not None
+
+
+@pytest.mark.parametrize(("storage", "bound"), [("memory", 2), ("file", 1)])
+def test_every_schedule_with_few_preemptions_is_serializable(storage: str, bound: int) -> None:
+    """Not a sample: all schedules of two lost-update threads with at most `bound`
+    preemptions (switches away from a thread that could go on)."""
+    template = Schedule(0, "lost-update", "real", "systematic", storage)
+    result = search(template, bound, limit=1_000)
+    assert result.finding is None, str(result.finding)
+    assert result.complete and result.schedules > 30
+
+
+@pytest.mark.parametrize("storage", STORAGES)
+def test_one_preemption_is_enough_to_find_the_split_commit(storage: str) -> None:
+    template = Schedule(0, "lost-update", "split-commit", "systematic", storage)
+    finding = search(template, 1, limit=1_000).finding
+    assert finding is not None
+    assert finding.schedule.deviations  # the one preemption, which the rerun names
+    assert "--deviations=" in finding.schedule.rerun()
+    _, refound = explore(finding.schedule)
+    assert refound is not None and refound.problems == finding.problems
+
+
+def test_two_threads_without_preemption_are_two_schedules() -> None:
+    """Which one starts; after that, a switch away from a thread that blocked or finished
+    is free, but there is only one other thread to switch to."""
+    assert search(Schedule(0, "lost-update", "real", "systematic"), 0, limit=10).schedules == 2
+
+
+def test_a_deviation_that_cannot_run_is_refused() -> None:
+    with pytest.raises(ValueError, match="did not replay"):
+        Deviations({0: "nobody"}).choose(["t0", "t1"], None, 0)
 
 
 def test_the_real_store_runs_the_conflicts_the_check_judges() -> None:
@@ -228,6 +261,8 @@ def test_an_error_in_a_thread_is_reported_and_the_others_go_on() -> None:
     assert list(run.errors) == ["failing"] and done == ["other"]
     with pytest.raises(SchedulerError):
         scheduler.spawn("failing", fail)  # a name once, and only before the run
+    with pytest.raises(SchedulerError):
+        scheduler.run()  # once
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -723,8 +723,17 @@ def store_locked() -> Scenario:
         "store-locked",
         "One owner: opening the log a second time while a store holds it raises "
         "StoreLocked; once that store is closed, another may open it.",
-        [OPEN_SECOND, *write(0, ("a", 1)), OPEN_SECOND, CLOSE, OPEN_SECOND, REOPEN,
-         OPEN_SECOND, begin(1), get(1, "a")],
+        [
+            OPEN_SECOND,
+            *write(0, ("a", 1)),
+            OPEN_SECOND,
+            CLOSE,
+            OPEN_SECOND,
+            REOPEN,
+            OPEN_SECOND,
+            begin(1),
+            get(1, "a"),
+        ],
     )
 
 

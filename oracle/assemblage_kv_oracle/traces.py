@@ -34,8 +34,18 @@ START = 1_700_000_000_000
 """The clock's first reading in recorded traces (ms): 2023-11-14."""
 
 TX_OPS = frozenset(
-    {"insert", "remove", "get", "get_unremoved", "versions", "get_version", "keys",
-     "last_updated", "commit", "abort"}
+    {
+        "insert",
+        "remove",
+        "get",
+        "get_unremoved",
+        "versions",
+        "get_version",
+        "keys",
+        "last_updated",
+        "commit",
+        "abort",
+    }
 )
 OPS = (
     "begin", "insert", "remove", "get", "get_unremoved", "versions", "get_version", "keys",
@@ -196,8 +206,10 @@ class _ModelBackend:
         data = self.log()
         store = ModelStore.from_bytes(data, clock)
         if not data.startswith(store.encoded()):
-            raise TraceError("the starting log is not as this project writes logs (minimal "
-                             "size fields): the bytes after opening cannot be stated")
+            raise TraceError(
+                "the starting log is not as this project writes logs (minimal "
+                "size fields): the bytes after opening cannot be stated"
+            )
         self.store = store
         return store
 
@@ -529,10 +541,14 @@ def _bytes_differ(expected: str, got: bytes) -> str | None:
     want = bytes.fromhex(expected)
     if want == got:
         return None
-    at = next((i for i, (a, b) in enumerate(zip(want, got, strict=False)) if a != b),
-              min(len(want), len(got)))
-    return (f"the log differs from byte {at} on: expected {len(want)} bytes "
-            f"({want[at:at + 16].hex()}...), got {len(got)} ({got[at:at + 16].hex()}...)")
+    at = next(
+        (i for i, (a, b) in enumerate(zip(want, got, strict=False)) if a != b),
+        min(len(want), len(got)),
+    )
+    return (
+        f"the log differs from byte {at} on: expected {len(want)} bytes "
+        f"({want[at : at + 16].hex()}...), got {len(got)} ({got[at : at + 16].hex()}...)"
+    )
 
 
 def _said(error: str | None, answer: Any, op: str) -> str:
@@ -576,8 +592,10 @@ def replay(
             return mismatch(None, f"raised {type(surprise).__name__}: {surprise}")
         expected_error = trace["open"].get("error")
         if error != expected_error:
-            return mismatch(None, f"expected {_said(expected_error, None, 'open')}, "
-                            f"got {_said(error, None, 'open')}")
+            return mismatch(
+                None,
+                f"expected {_said(expected_error, None, 'open')}, got {_said(error, None, 'open')}",
+            )
         differ = _bytes_differ(trace["open"].get("log", trace["log"]), backend.log())
         if differ:
             return mismatch(None, differ)
@@ -600,8 +618,11 @@ def replay(
             if step["op"] == "keys" and isinstance(want, list):
                 want = sorted(want)  # a set of keys
             if error != want_error or (error is None and answer != want):
-                return mismatch(n, f"{call}: expected {_said(want_error, want, step['op'])}, "
-                                f"got {_said(error, answer, step['op'])}")
+                return mismatch(
+                    n,
+                    f"{call}: expected {_said(want_error, want, step['op'])}, "
+                    f"got {_said(error, answer, step['op'])}",
+                )
             if "log" in step:
                 differ = _bytes_differ(step["log"], backend.log())
                 if differ:
@@ -696,8 +717,11 @@ def _probe(programs_log: bytes) -> list[Op]:
     ops = [Op("begin", tx=0), Op("last_updated", tx=0)]
     ops += [Op("keys", tx=0, slot=slot) for slot in (0, 1, 255)]
     for key in KEY_POOL:
-        ops += [Op("versions", tx=0, key=key), Op("get", tx=0, key=key),
-                Op("get_unremoved", tx=0, key=key)]
+        ops += [
+            Op("versions", tx=0, key=key),
+            Op("get", tx=0, key=key),
+            Op("get_unremoved", tx=0, key=key),
+        ]
     return [*ops, Op("insert", tx=0, key="probe", value=len(programs_log)), Op("commit", tx=0)]
 
 
@@ -721,22 +745,38 @@ def random_traces(seed: int, count: int) -> list[Trace]:
             found[kind][content] = trace
 
     @hypothesis_seed(seed)
-    @settings(max_examples=4 * count, database=None, deadline=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=4 * count,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(programs(), st.data())
     def collect(program: list[Op], data: st.DataObject) -> None:
         # What is drawn may not depend on earlier examples: Hypothesis replays draws.
-        trace = record(program, name="", clock=START,
-                       description=f"A random program (seed {seed}) from strategies.programs.")
+        trace = record(
+            program,
+            name="",
+            clock=START,
+            description=f"A random program (seed {seed}) from strategies.programs.",
+        )
         keep("random", trace)
         log = bytes.fromhex(trace["steps"][-1]["log"]) if trace["steps"] else b""
         if log:
             broken = data.draw(damaged(log))
             with contextlib.suppress(TraceError):  # a log this writer would not write
-                keep("random-open", record(
-                    _probe(log), name="", log=broken, clock=START + 10**6,
-                    description="A random program's log, damaged at random "
-                    "(strategies.damaged), opened and read back."))
+                keep(
+                    "random-open",
+                    record(
+                        _probe(log),
+                        name="",
+                        log=broken,
+                        clock=START + 10**6,
+                        description="A random program's log, damaged at random "
+                        "(strategies.damaged), opened and read back.",
+                    ),
+                )
 
     collect()
     return [trace for kind in wanted for trace in found[kind].values()]
@@ -760,8 +800,11 @@ def _record_command(out: Path, seed: int, count: int) -> int:
 
 
 def _replay_command(paths: list[str], against: str, storage: Storage) -> int:
-    targets: list[Target] = ["implementation", "model"] if against == "both" else [
-        "implementation" if against == "implementation" else "model"]
+    targets: list[Target] = (
+        ["implementation", "model"]
+        if against == "both"
+        else ["implementation" if against == "implementation" else "model"]
+    )
     files = trace_files(paths)
     failures = 0
     for path in files:
@@ -774,14 +817,18 @@ def _replay_command(paths: list[str], against: str, storage: Storage) -> int:
                 failures += 1
                 print(f"MISMATCH {found}")
     runs = len(files) * len(targets)
-    print(f"replayed {len(files)} traces against {' and '.join(targets)}: "
-          f"{runs - failures} of {runs} runs matched")
+    print(
+        f"replayed {len(files)} traces against {' and '.join(targets)}: "
+        f"{runs - failures} of {runs} runs matched"
+    )
     return 1 if failures or not files else 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m assemblage_kv_oracle.traces",
-                                     description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="python -m assemblage_kv_oracle.traces",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     rec = commands.add_parser("record", help="write the hand-written and random traces")
     rec.add_argument("out", type=Path)
@@ -789,8 +836,9 @@ def main(argv: list[str] | None = None) -> int:
     rec.add_argument("--count", type=int, default=300, help="random traces")
     rep = commands.add_parser("replay", help="replay traces; exit 1 on any mismatch")
     rep.add_argument("paths", nargs="+", help="trace files or folders of them")
-    rep.add_argument("--against", choices=["implementation", "model", "both"],
-                     default="implementation")
+    rep.add_argument(
+        "--against", choices=["implementation", "model", "both"], default="implementation"
+    )
     rep.add_argument("--storage", choices=["auto", "memory", "file"], default="auto")
     args = parser.parse_args(argv)
     if args.command == "record":

@@ -1,8 +1,10 @@
 """Rerun one schedule, or search a range of seeds: `python -m assemblage_kv_oracle.concurrency`.
 
 `--seed N` runs one schedule and prints its steps; `--seeds A:B` runs seeds A to B-1
-and stops at the first that fails (a longer search than the test suite's). Results go
-to stdout, progress to stderr; the exit status is 1 if a schedule is not serializable.
+and stops at the first that fails (a longer search than the test suite's); `--bound K`
+runs every schedule of seed N's workload with at most K preemptions (systematic.py).
+Results go to stdout, progress to stderr; the exit status is 1 if a schedule is not
+serializable.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from assemblage_kv_oracle.concurrency.explore import (
     WORKLOADS,
     Schedule,
     explore,
+    parse_deviations,
 )
 from assemblage_kv_oracle.concurrency.planted import VARIANTS
+from assemblage_kv_oracle.concurrency.systematic import bounded
 
 
 def _seeds(text: str) -> range:
@@ -29,6 +33,25 @@ def _seeds(text: str) -> range:
     if not seeds:
         raise argparse.ArgumentTypeError(f"{text!r} holds no seed: STOP must exceed START")
     return seeds
+
+
+def _deviations(text: str) -> tuple[tuple[int, str], ...]:
+    try:
+        return parse_deviations(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not STEP:THREAD,...") from None
+
+
+def _bounded(template: Schedule, bound: int) -> int:
+    count = 0
+    for count, finding in enumerate(bounded(template, bound), 1):
+        if finding is not None:
+            print(finding)
+            return 1
+        if count % 100 == 0:
+            print(f"{count} schedules serializable", file=sys.stderr)
+    print(f"all {count} schedule(s) with at most {bound} preemption(s): serializable")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,10 +87,29 @@ def main(argv: list[str] | None = None) -> int:
         default="memory",
         help="where the log lives (default: %(default)s)",
     )
+    parser.add_argument(
+        "--deviations",
+        type=_deviations,
+        default=(),
+        help="for --strategy=systematic: STEP:THREAD,... where another thread runs",
+    )
+    parser.add_argument(
+        "--bound",
+        type=int,
+        help="with --seed: search every schedule with at most BOUND preemptions",
+    )
     args = parser.parse_args(argv)
+    if args.bound is not None:
+        if args.seed is None or args.bound < 0:
+            parser.error("--bound needs --seed, and a bound of 0 or more")
+        return _bounded(
+            Schedule(args.seed, args.workload, args.variant, "systematic", args.storage), args.bound
+        )
     seeds = range(args.seed, args.seed + 1) if args.seeds is None else args.seeds
     for count, seed in enumerate(seeds, 1):
-        schedule = Schedule(seed, args.workload, args.variant, args.strategy, args.storage)
+        schedule = Schedule(
+            seed, args.workload, args.variant, args.strategy, args.storage, args.deviations
+        )
         history, finding = explore(schedule)
         if args.seeds is None:
             print(history.run.schedule())

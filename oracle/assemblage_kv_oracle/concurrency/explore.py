@@ -17,7 +17,7 @@ from assemblage_kv_oracle.concurrency.planted import VARIANTS
 from assemblage_kv_oracle.concurrency.run import History, run_programs
 from assemblage_kv_oracle.concurrency.scheduler import Strategy
 from assemblage_kv_oracle.concurrency.serial import problems
-from assemblage_kv_oracle.concurrency.strategies import PCT, RandomWalk
+from assemblage_kv_oracle.concurrency.strategies import PCT, Deviations, RandomWalk
 from assemblage_kv_oracle.concurrency.workload import (
     FILLED,
     Program,
@@ -29,7 +29,9 @@ from assemblage_kv_oracle.concurrency.workload import (
 WORKLOADS = {"random": 68, "merges": 115, "lost-update": 36}
 """Each workload, and PCT's guess at how many steps a run of it takes: the mean measured
 over 60 seeds (change points drawn past the end are wasted)."""
-STRATEGIES = ("pct", "random")
+SEEDED = ("pct", "random")
+"""The strategies that draw from the seed."""
+STRATEGIES = (*SEEDED, "systematic")
 STORAGES = ("memory", "file")
 """A store in memory (its storage calls are sync points) or on a simulated file (its
 file calls are)."""
@@ -44,6 +46,8 @@ class Schedule:
     variant: str = "real"
     strategy: str = "pct"
     storage: str = "memory"
+    deviations: tuple[tuple[int, str], ...] = ()
+    """For "systematic": the steps where a thread other than the default runs."""
 
     def __post_init__(self) -> None:
         if self.workload not in WORKLOADS:
@@ -61,8 +65,10 @@ class Schedule:
         return random_programs(self.seed, merges=3 if self.workload == "merges" else 0)
 
     def chooser(self) -> Strategy:
-        """PCT of depth 1 to 3 by seed (depth 1 runs threads one after another), or a
-        random walk."""
+        """PCT of depth 1 to 3 by seed (depth 1 runs threads one after another), a
+        random walk, or the deviations of a systematic search."""
+        if self.strategy == "systematic":
+            return Deviations(dict(self.deviations))
         if self.strategy == "random":
             return RandomWalk(self.seed)
         return PCT(self.seed, depth=1 + self.seed % 3, steps=WORKLOADS[self.workload])
@@ -80,6 +86,7 @@ class Schedule:
                 f"--strategy={self.strategy}",
                 f"--storage={self.storage}",
             ]
+            + [f"--deviations={format_deviations(self.deviations)}"] * bool(self.deviations)
         )
 
 
@@ -102,12 +109,28 @@ class Finding:
         return "\n".join(lines)
 
 
-def explore(schedule: Schedule) -> tuple[History, Finding | None]:
-    """Run one schedule and check it against the spec."""
+def format_deviations(deviations: tuple[tuple[int, str], ...]) -> str:
+    """`12:t1,30:t0`: at step 12 run t1, at step 30 t0."""
+    return ",".join(f"{step}:{thread}" for step, thread in deviations)
+
+
+def parse_deviations(text: str) -> tuple[tuple[int, str], ...]:
+    """The inverse of `format_deviations`; ValueError if it is not one."""
+    deviations = []
+    for part in filter(None, text.split(",")):
+        step, _, thread = part.partition(":")
+        if not thread:
+            raise ValueError(f"{part!r} is not STEP:THREAD")
+        deviations.append((int(step), thread))
+    return tuple(deviations)
+
+
+def explore(schedule: Schedule, chooser: Strategy | None = None) -> tuple[History, Finding | None]:
+    """Run one schedule (with `chooser`, if given, as its strategy) and check it."""
     setup = FILLED if schedule.workload == "merges" else ()
     history = run_programs(
         schedule.programs(),
-        schedule.chooser(),
+        schedule.chooser() if chooser is None else chooser,
         setup=setup,
         ticks=wandering_clock(schedule.seed),
         clock_seam=VARIANTS[schedule.variant],

@@ -48,7 +48,8 @@ class ControlledThread:
     body: Callable[[], object]
     thread: threading.Thread | None = None
     blocked_on: ControlledLock | None = None
-    started: bool = False
+    go: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
+    """Released once per turn the scheduler gives it."""
     finished: bool = False
     label: str = "starts"
     """What it stopped at when it last handed control back."""
@@ -98,15 +99,13 @@ class Scheduler:
         self._max_steps = max_steps
         self._threads: dict[str, ControlledThread] = {}
         self._by_ident: dict[int, ControlledThread] = {}
-        self._turn: ControlledThread | None = None
         self._abandoning = False
-        self._running = False
-        self._label = "start"
-        self._cv = threading.Condition()
+        self._running = self._ran = False
+        self._back = threading.Semaphore(0)  # released each time a turn ends
 
     def spawn(self, name: str, body: Callable[[], object]) -> None:
         """Add a thread; it runs only once `run` gives it its first turn."""
-        if self._running or name in self._threads:
+        if self._ran or name in self._threads:
             raise SchedulerError(f"cannot add thread {name!r} now, or twice")
         self._threads[name] = ControlledThread(name, body)
 
@@ -132,21 +131,19 @@ class Scheduler:
         me = self.current()
         if me is None or not self._running:
             return
-        with self._cv:
-            if self._abandoning:
-                raise _Abandoned
-            self._label = label
-            self._turn = None
-            self._cv.notify_all()
-            self._cv.wait_for(lambda: self._turn is me or self._abandoning)
-            if self._abandoning:
-                raise _Abandoned
+        if self._abandoning:
+            raise _Abandoned
+        me.label = label
+        self._back.release()
+        me.go.acquire()
+        if self._abandoning:
+            raise _Abandoned
 
     def run(self) -> Run:
         """Run every thread to its end (or to a deadlock or the step limit)."""
-        if self._running:
-            raise SchedulerError("the scheduler is already running")
-        self._running = True
+        if self._ran:
+            raise SchedulerError("a scheduler runs its threads once")
+        self._running = self._ran = True
         result = Run()
         order = list(self._threads.values())
         for controlled in order:
@@ -154,9 +151,7 @@ class Scheduler:
                 target=self._body, args=(controlled,), name=controlled.name, daemon=True
             )
             controlled.thread.start()
-            with self._cv:  # until it is known by its ident and waits for its turn
-                while not controlled.started:
-                    self._cv.wait()
+            self._back.acquire()  # it is known by its ident, and waits for its turn
         previous: str | None = None
         try:
             while not all(c.finished for c in order):
@@ -177,45 +172,33 @@ class Scheduler:
         return result
 
     def _give_turn(self, chosen: ControlledThread) -> None:
-        with self._cv:
-            self._turn = chosen
-            self._cv.notify_all()
-            back = self._cv.wait_for(
-                lambda: self._turn is None or chosen.finished, timeout=STALL_SECONDS
+        chosen.go.release()
+        if not self._back.acquire(timeout=STALL_SECONDS):
+            raise SchedulerError(
+                f"thread {chosen.name!r} did not reach a sync point within "
+                f"{STALL_SECONDS:.0f} s: it is blocked on something the scheduler "
+                "does not control"
             )
-            if not back:
-                raise SchedulerError(
-                    f"thread {chosen.name!r} did not reach a sync point within "
-                    f"{STALL_SECONDS:.0f} s: it is blocked on something the scheduler "
-                    "does not control"
-                )
-            chosen.label = self._label
-            self._turn = None
 
     def _body(self, controlled: ControlledThread) -> None:
-        with self._cv:
-            self._by_ident[threading.get_ident()] = controlled
-            controlled.started = True
-            self._cv.notify_all()
-            self._cv.wait_for(lambda: self._turn is controlled or self._abandoning)
-            if self._abandoning:
-                controlled.finished = True
-                return
+        self._by_ident[threading.get_ident()] = controlled
+        self._back.release()
+        controlled.go.acquire()
         try:
-            controlled.body()
+            if not self._abandoning:
+                controlled.body()
         except _Abandoned:
             pass
         except BaseException as error:  # handed to the run's result
             controlled.error = error
-        with self._cv:
+        finally:
             controlled.finished = True
-            self._turn = None
-            self._cv.notify_all()
+            self._back.release()
 
     def _abandon(self, order: list[ControlledThread]) -> None:
-        with self._cv:
-            self._abandoning = True
-            self._cv.notify_all()
+        self._abandoning = True
+        for controlled in order:
+            controlled.go.release()
         for controlled in order:
             if controlled.thread is not None:
                 controlled.thread.join(STALL_SECONDS)

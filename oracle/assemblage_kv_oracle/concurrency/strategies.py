@@ -1,4 +1,4 @@
-"""How the scheduler picks the next thread: a random walk, or PCT.
+"""How the scheduler picks the next thread: a random walk, PCT, or given deviations.
 
 PCT (probabilistic concurrency testing, Burckhardt et al., ASPLOS 2010; what AWS's
 Shuttle runs on ShardStore) gives each thread a random priority, always runs the
@@ -9,6 +9,7 @@ practice far more often: few preemptions, placed anywhere. A random walk instead
 uniformly at every step, which preempts often but rarely lets one thread run long.
 
 Both draw only from their own `random.Random(seed)`, so a seed replays a schedule.
+`Deviations` draws nothing: a systematic search (systematic.py) names every choice.
 """
 
 from __future__ import annotations
@@ -52,3 +53,28 @@ class PCT:
         if step in self._changes and previous is not None:
             self._priorities[previous] = self._changes[step]
         return max(runnable, key=lambda name: self._priorities[name])
+
+
+class Deviations:
+    """No preemption but at the given steps: at step n, run `deviations[n]`; at any other
+    step, the thread that ran last if it still can, else the first runnable one. Keeps
+    what each step offered (`trail`), for a systematic search to branch from."""
+
+    def __init__(self, deviations: dict[int, str]) -> None:
+        self._deviations = deviations
+        self.trail: list[tuple[tuple[str, ...], str | None, str]] = []
+        """Per step: the runnable threads, the one that ran last, the one chosen."""
+
+    def choose(self, runnable: Sequence[str], previous: str | None, step: int) -> str:
+        wanted = self._deviations.get(step)
+        if wanted is not None and wanted not in runnable:
+            raise ValueError(
+                f"step {step} cannot run {wanted!r} (runnable: {', '.join(runnable)}): "
+                "the run did not replay the one it branched from"
+            )
+        if wanted is not None:
+            chosen = wanted
+        else:
+            chosen = previous if previous is not None and previous in runnable else runnable[0]
+        self.trail.append((tuple(runnable), previous, chosen))
+        return chosen
