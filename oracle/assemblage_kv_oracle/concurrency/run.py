@@ -1,11 +1,12 @@
 """Run threads' programs on one store under the scheduler, and record what happened.
 
 The store is put together from seams only: its lock is the scheduler's `ControlledLock`
-(the `Mutex` seam of `KvStore`), its storage a `MemoryStorage` behind
-`ControlledStorage`, whose every call is a sync point and whose appends and replaces
-are logged in order: that order is the log's, so it is the serial order the check
-replays. Each transaction's record says what each op answered and how many of those
-events had happened when it began and ended, which is all the check needs to place it.
+(the `Mutex` seam of `KvStore`), its storage a `MemoryStorage` or a `FileStorage` on a
+simulated disk (files.py), behind `ControlledStorage`. Its calls (or the file calls
+beneath them) are sync points, and it logs the appends and replaces in order: that order
+is the log's, so it is the serial order the check replays. Each transaction's record
+says what each op answered and how many of those events had happened when it began and
+ended, which is all the check needs to place it.
 """
 
 from __future__ import annotations
