@@ -123,6 +123,8 @@ _ENDINGS = {"committed", "TransactionConflict", "SnapshotExpired"}
 def _placed(record: TxRecord, history: History, logs: list[spec.Log]) -> list[str]:
     """Findings for one transaction: [] if some point during its `current()` explains
     all it read (start timestamp included) and how it ended."""
+    if record.outcome == "unfinished":
+        return [f"{_name(record)} did not finish: the run ended first"]
     if record.outcome not in _ENDINGS:
         return [f"{_name(record)} raised {record.outcome}: {record.error}"]
     writes = any(op.name in _WRITES for op in record.ops[: len(record.answers)])
