@@ -1,4 +1,10 @@
-"""Threads sharing one store: serializable commits, atomic visibility, merges in between."""
+"""Threads sharing one store: serializable commits, atomic visibility, merges in between.
+
+These run real threads, so the operating system picks the interleavings: every test is
+a positive one, which a correct store passes whatever the timing (the sleeps only invite
+a switch, and the join timeout only turns a hang into a failure). Catching a race on
+purpose, with a seed instead of luck, is tests/test_schedules.py's job.
+"""
 
 from __future__ import annotations
 

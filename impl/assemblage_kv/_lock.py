@@ -16,6 +16,8 @@ child unlocked it (or removed the sidecar), the parent would lose its lock. So a
 released in another process than the one that took it only closes that process's
 handle, and a forked child starts with an empty registry (its parent's stores are not
 open in it).
+
+`Mutex` is the other lock: what a store needs of its in-process lock.
 """
 
 from __future__ import annotations
@@ -24,9 +26,26 @@ import contextlib
 import errno
 import os
 import threading
+from types import TracebackType
+from typing import Protocol
 
 from ._errors import StoreLocked
 from ._filesystem import FileId, FileSystem
+
+
+class Mutex(Protocol):
+    """What the store needs of its lock: `with lock:`, nothing else. A seam: the oracle's
+    scheduler (docs/concurrency.md) swaps in a lock at which it decides who runs next."""
+
+    def __enter__(self) -> object: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> object: ...
+
 
 _open_paths: set[str] = set()
 _registry_guard = threading.Lock()

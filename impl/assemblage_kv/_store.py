@@ -47,6 +47,7 @@ from ._errors import (
 from ._filestorage import FileStorage
 from ._format import MAX_TIMESTAMP, encode_commit, encode_entry
 from ._index import Index, Version, visible
+from ._lock import Mutex
 from ._merging import merged_log
 from ._opening import appended_transactions, cut_tail, publisher
 from ._readonly import ReadOnlyFileStorage, ReadOnlyTransaction
@@ -96,7 +97,7 @@ class KvStore:
         self._clock = clock
         self._readonly = readonly
         self._transaction = ReadOnlyTransaction if readonly else Transaction
-        self._lock = threading.Lock()
+        self._lock: Mutex = threading.Lock()
         self._closed = False
         self._forked = False
         self._released = False

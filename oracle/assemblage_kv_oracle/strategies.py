@@ -32,8 +32,9 @@ values: st.SearchStrategy[Any] = st.recursive(
     lambda inner: st.one_of(
         st.lists(inner, max_size=4),
         st.tuples(inner, inner),
-        st.dictionaries(st.one_of(st.text(max_size=5), st.integers(), st.binary(max_size=5)),
-                        inner, max_size=3),
+        st.dictionaries(
+            st.one_of(st.text(max_size=5), st.integers(), st.binary(max_size=5)), inner, max_size=3
+        ),
     ),
     max_leaves=8,
 )
@@ -110,8 +111,10 @@ def programs(draw: st.DrawFn, min_size: int = 10, max_size: int = 40) -> list[Op
                 live.remove(tx)
             if kind == "update":
                 at, key = slot(), draw(keys)
-                ops += [Op("get", tx=tx, slot=at, key=key),
-                        Op("insert", tx=tx, slot=at, key=key, value=draw(values))]
+                ops += [
+                    Op("get", tx=tx, slot=at, key=key),
+                    Op("insert", tx=tx, slot=at, key=key, value=draw(values)),
+                ]
             elif kind == "insert":
                 ops.append(Op("insert", tx=tx, slot=slot(), key=draw(keys), value=draw(values)))
             elif kind in ("remove", "get", "get_unremoved", "versions"):
