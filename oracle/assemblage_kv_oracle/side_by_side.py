@@ -8,6 +8,9 @@ must be exactly the spec's encoding of the model's log. Opening must cut what th
 cuts, and keep aside (`KvStore.recovery`) exactly the tail the spec keeps aside.
 
 
+`check_reads` asks an open transaction every read method of every key its store's log
+or its own writes hold, on both sides, without recording those reads (see there why).
+
 A `Reader` is a store opened read-only on the same file beside the writer: its answers
 must be the spec's for the log as it was when the reader last refreshed.
 """
@@ -16,14 +19,15 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import msgpack
 
 import assemblage_kv as kv
 import assemblage_kv_spec as spec
-from assemblage_kv_oracle.model import ModelError, ModelStore, ModelTransaction
+from assemblage_kv_oracle.model import ModelError, ModelStore, ModelTransaction, ModelVersion
 
 START = 1_700_000_000_000
 
@@ -68,6 +72,29 @@ class Divergence(AssertionError):
 
 
 TxPair = tuple[kv.Transaction, ModelTransaction]
+
+ABSENT = "\x00absent"
+"""The default `check_reads` passes to reads: a stored None is then not an absent key."""
+
+
+@contextmanager
+def unrecorded(pair: TxPair) -> Iterator[None]:
+    """Reads inside leave no trace in either side's read set (keys read, slots listed).
+
+    `check_reads` asks every key after every step. Were those reads recorded, every open
+    transaction would conflict with any later commit of any key: the machine would no
+    longer draw the commits that must not conflict (blind writes, a read of another key,
+    a clock that went back before a commit), which is where timestamp bugs live. Both
+    sides agreeing on conflicts is still checked, by the reads the rules make. The
+    store has no read that records nothing, so its transaction's two sets are put back
+    as they were (private fields: the oracle's one look inside a transaction).
+    """
+    real, model = pair
+    reads, listed, snapshot = set(real._reads), set(real._listed), model.snapshot
+    try:
+        yield
+    finally:
+        real._reads, real._listed, model.snapshot = reads, listed, snapshot
 
 
 class SideBySide:
@@ -119,6 +146,38 @@ class SideBySide:
         model = outcome(lambda: getattr(model_tx, method)(*args))
         self.expect(method, args, real, model)
         return real
+
+    def check_reads(self, pair: TxPair) -> None:
+        """Every read method of an open transaction, for every key its store's log holds
+        (those committed since it began included) and every key it wrote, answers on both
+        sides alike: `get`, `get_unremoved`, `versions`, `get_version` of each version,
+        `keys` of each such slot, `last_updated`. Errors (an expired snapshot, a closed
+        store) must be the same error. Nothing is recorded as read (`unrecorded`)."""
+        model_tx = pair[1]
+        names = set(spec.index(model_tx.store.log)) | {
+            (w.slot, w.key) for w in model_tx.snapshot.writes
+        }
+        with unrecorded(pair):
+            self.call(pair, "last_updated")
+            for slot in sorted({slot for slot, _ in names}):
+                self.call(pair, "keys", slot)
+            for slot, encoded in sorted(names):
+                key = spec.decode_value(encoded)
+                self.call(pair, "get", slot, key, ABSENT)
+                self.call(pair, "get_unremoved", slot, key, ABSENT)
+                listed = self.call(pair, "versions", slot, key)
+                if listed[0] != "ok":
+                    continue
+                for versions in zip(listed[1], model_tx.versions(slot, key), strict=True):
+                    self._compare_version(pair, slot, key, *versions)
+
+    def _compare_version(
+        self, pair: TxPair, slot: int, key: Any, real: kv.Version, model: ModelVersion
+    ) -> None:
+        """`get_version` of one version, that each side listed at the same place."""
+        got = outcome(lambda: pair[0].get_version(slot, key, real, ABSENT))
+        want = outcome(lambda: pair[1].get_version(slot, key, model, ABSENT))
+        self.expect("get_version", (slot, key, model), got, want)
 
     def store_call(self, method: str) -> Outcome:
         """Call a store method (merge, log_size) on both sides."""
@@ -242,6 +301,10 @@ def check_index(store: kv.KvStore, log: spec.Log, now: int) -> None:
             decoded = None if value is None else spec.decode_value(value)
             if msgpack.packb(tx.get(slot, user_key)) != msgpack.packb(decoded):
                 raise Divergence(f"get of {user_key!r} in slot {slot}")
+            value = spec.get_unremoved(log, snapshot, slot, key)
+            decoded = None if value is None else spec.decode_value(value)
+            if msgpack.packb(tx.get_unremoved(slot, user_key)) != msgpack.packb(decoded):
+                raise Divergence(f"get_unremoved of {user_key!r} in slot {slot}")
         for slot in slots:
             got_keys = sorted(msgpack.packb(k) for k in tx.keys(slot))
             if got_keys != sorted(spec.keys(log, snapshot, slot)):
