@@ -21,12 +21,11 @@ Run by tests/test_state_machine.py; a longer campaign is one command (see README
 
 from __future__ import annotations
 
-import functools
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -61,39 +60,16 @@ PICK = st.integers(min_value=0, max_value=2**16)
 """Which open transaction a rule uses (modulo how many there are)."""
 
 
-Rule = TypeVar("Rule", bound=Callable[..., Any])
-
-
-def counted(body: Rule) -> Rule:
-    """A rule that notes each run of it in `reach`."""
-    name = f"rule {body.__name__}"
-
-    @functools.wraps(body)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        reach.note(name)
-        return body(*args, **kwargs)
-
-    return cast(Rule, run)
-
-
-def tx_call(both: SideBySide, tx: TxPair, method: str, *args: Any) -> Outcome:
-    """`both.call`, with the situations the call meets counted in `reach`."""
-    found = reach.situations(method, tx[1], args, both.clock())
-    result = both.call(tx, method, *args)
-    reach.outcome(method, result[0], found)
-    return result
-
-
 def call_read(both: SideBySide, tx: TxPair, method: str, slot: int, key: Any, index: int) -> None:
     """One of READS on both sides of `tx`, with the arguments that method takes."""
     if method == "keys":
-        tx_call(both, tx, "keys", slot)
+        reach.call(both, tx, "keys", slot)
     elif method == "last_updated":
-        tx_call(both, tx, "last_updated")
+        reach.call(both, tx, "last_updated")
     elif method == "get_version":
-        tx_call(both, tx, "get_version", slot, key, index)
+        reach.call(both, tx, "get_version", slot, key, index)
     else:
-        tx_call(both, tx, method, slot, key)
+        reach.call(both, tx, method, slot, key)
 
 
 class StoreMachine(RuleBasedStateMachine):
@@ -141,7 +117,7 @@ class StoreMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: len(self.live) < 6)
     @rule()
-    @counted
+    @reach.counted
     def begin(self) -> None:
         self.live.append(self.both.begin())
 
@@ -152,16 +128,16 @@ class StoreMachine(RuleBasedStateMachine):
         key=keys,
         value=s.values,
     )
-    @counted
+    @reach.counted
     def write(self, n: int, kind: str, slot: int, key: Any, value: Any) -> None:
         """A read before the write is what makes commits conflict."""
         tx = self.pick(n)
-        if kind == "read_then_write" and tx_call(self.both, tx, "get", slot, key)[0] != "ok":
+        if kind == "read_then_write" and reach.call(self.both, tx, "get", slot, key)[0] != "ok":
             return
         if kind == "remove":
-            done = tx_call(self.both, tx, "remove", slot, key)
+            done = reach.call(self.both, tx, "remove", slot, key)
         else:
-            done = tx_call(self.both, tx, "insert", slot, key, value)
+            done = reach.call(self.both, tx, "insert", slot, key, value)
         self.touched(slot, key, done)
 
     def touched(self, slot: int, key: Any, done: Outcome) -> None:
@@ -177,13 +153,13 @@ class StoreMachine(RuleBasedStateMachine):
         key=keys,
         index=st.integers(0, 7),
     )
-    @counted
+    @reach.counted
     def read(self, n: int, method: str, slot: int, key: Any, index: int) -> None:
         call_read(self.both, self.pick(n), method, slot, key, index)
 
     @precondition(lambda self: self.recent)
     @rule(n=PICK, method=st.sampled_from(RECENT_READS), index=st.integers(0, 7))
-    @counted
+    @reach.counted
     def read_a_recent_key(self, n: int, method: str, index: int) -> None:
         """A read of a key just written, here or by another client: what conflicts, and
         where a run of removals and re-inserts of one key shows. Half of them by the
@@ -194,29 +170,29 @@ class StoreMachine(RuleBasedStateMachine):
         call_read(self.both, self.live[-1] if n % 2 else oldest, method, slot, key, index)
 
     @rule(n=PICK, method=st.sampled_from(["commit", "commit", "abort"]))
-    @counted
+    @reach.counted
     def finish(self, n: int, method: str) -> None:
         """Mostly a transaction that wrote: one that did not only checks its snapshot."""
         wrote = [tx for tx in self.live if tx[1].snapshot.writes]
         tx = wrote[n % len(wrote)] if wrote and n % 4 else self.pick(n)
         self.live.remove(tx)
-        tx_call(self.both, tx, method)
+        reach.call(self.both, tx, method)
         self.stale.append(tx)
 
     @rule(n=PICK, slot=s.slots, key=keys, value=s.values, remove=st.booleans())
-    @counted
+    @reach.counted
     def write_and_commit(self, n: int, slot: int, key: Any, value: Any, remove: bool) -> None:
         """An open transaction (most often the oldest) writes once more and commits: old
         snapshots committing, after other clients and clock moves, are where a commit
         timestamp taken from the wrong "latest" shows, and where conflicts are."""
         tx = self.pick(n)
         if remove:
-            done = tx_call(self.both, tx, "remove", slot, key)
+            done = reach.call(self.both, tx, "remove", slot, key)
         else:
-            done = tx_call(self.both, tx, "insert", slot, key, value)
+            done = reach.call(self.both, tx, "insert", slot, key, value)
         self.touched(slot, key, done)
         self.live.remove(tx)
-        tx_call(self.both, tx, "commit")
+        reach.call(self.both, tx, "commit")
         self.stale.append(tx)
 
     @rule(
@@ -226,7 +202,7 @@ class StoreMachine(RuleBasedStateMachine):
         remove=st.booleans(),
         skew=st.sampled_from([1_000, 0, 1]),
     )
-    @counted
+    @reach.counted
     def another_client_commits(
         self, slot: int, key: Any, value: Any, remove: bool, skew: int
     ) -> None:
@@ -240,15 +216,15 @@ class StoreMachine(RuleBasedStateMachine):
     def commit_one(self, slot: int, key: Any, value: Any, remove: bool) -> None:
         tx = self.both.begin()
         if remove:
-            done = tx_call(self.both, tx, "remove", slot, key)
+            done = reach.call(self.both, tx, "remove", slot, key)
         else:
-            done = tx_call(self.both, tx, "insert", slot, key, value)
-        tx_call(self.both, tx, "commit")
+            done = reach.call(self.both, tx, "insert", slot, key, value)
+        reach.call(self.both, tx, "commit")
         self.touched(slot, key, done)
 
     @precondition(lambda self: self.recent)
     @rule(n=PICK, value=s.values, remove=st.sampled_from([True, True, False]))
-    @counted
+    @reach.counted
     def another_client_writes_a_recent_key(self, n: int, value: Any, remove: bool) -> None:
         """Another client removes (mostly) or inserts a key just written: runs of removals,
         re-inserts and removals of one key, which `get_unremoved` must see through."""
@@ -257,7 +233,7 @@ class StoreMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.stale)
     @rule(method=st.sampled_from(["get", "insert", "keys", "commit", "abort"]))
-    @counted
+    @reach.counted
     def use_an_ended_transaction(self, method: str) -> None:
         """Finished, expired by a merge, or of a closed store: every call fails alike."""
         tx = self.stale.pop()
@@ -270,7 +246,7 @@ class StoreMachine(RuleBasedStateMachine):
         slot=st.one_of(st.integers(-2, 258), st.none(), st.booleans()),
         length=st.sampled_from([65_532, 65_533, 65_534]),
     )
-    @counted
+    @reach.counted
     def misuse(self, n: int, misuse: str, slot: Any, length: int) -> None:
         """Calls that must fail alike: with a bad slot; with a stored key of 65,535 to
         65,537 bytes (the limit is 65,536)."""
@@ -282,7 +258,7 @@ class StoreMachine(RuleBasedStateMachine):
             self.both.call(tx, "insert", 0, "k" * length, 1)
 
     @rule(dice=st.integers(0, 7))
-    @counted
+    @reach.counted
     def merge(self, dice: int) -> None:
         """One try in eight merges (`MERGES`): each merge expires every open transaction,
         and a machine that merges too often never gets to interleave them, nor to pile up
@@ -294,7 +270,7 @@ class StoreMachine(RuleBasedStateMachine):
             self.both.store_call("merge")
 
     @rule(dice=st.integers(0, 7))
-    @counted
+    @reach.counted
     def reopen(self, dice: int) -> None:
         """One try in eight closes the store and opens it again from its log."""
         if dice in MERGES:
@@ -304,13 +280,13 @@ class StoreMachine(RuleBasedStateMachine):
             self.both.reopen()
 
     @rule(move=CLOCK_MOVES)
-    @counted
+    @reach.counted
     def move_clock(self, move: int) -> None:
         self.set_clock(max(0, self.both.clock.now + move))
 
     @precondition(lambda self: spec.latest_timestamp(self.both.model.log) is not None)
     @rule(by=st.sampled_from([1, 2, 1_000]))
-    @counted
+    @reach.counted
     def clock_back_below_latest_commit(self, by: int) -> None:
         """The next commit must still take the latest commit's timestamp, not the clock's,
         nor that of what the committing transaction saw when it began."""
@@ -384,25 +360,27 @@ class FileStoreMachine(StoreMachine):
 
     @precondition(lambda self: len(self.readers) < 3)
     @rule()
-    @counted
+    @reach.counted
     def open_reader(self) -> None:
         self.readers.append(Reader(self.folder / "store.aeon", self.both))
 
     @precondition(lambda self: self.readers)
     @rule()
-    @counted
+    @reach.counted
     def refresh_reader(self) -> None:
         """The readers refresh in turn. Its transactions begun before keep their snapshot,
         or expire after a merge: each is asked at once what it saw last (`last_updated`
         reads no key). (No argument: Hypothesis draws rules with fewer arguments more
         often, and readers that rarely refresh never meet a merge.)"""
         self.refreshes += 1
-        reader = self.readers[self.refreshes % len(self.readers)]
+        self.refresh(self.readers[self.refreshes % len(self.readers)])
+
+    def refresh(self, reader: Reader) -> None:
         reader.refresh()
         for owner, tx in self.reader_live:
             if owner is reader:
                 self.note_reader(tx)
-                tx_call(self.both, tx, "last_updated")
+                reach.call(self.both, tx, "last_updated")
 
     def note_reader(self, tx: TxPair) -> None:
         """Count a read by a reader's transaction that is behind the writer, or expired."""
@@ -421,7 +399,7 @@ class FileStoreMachine(StoreMachine):
 
     @precondition(lambda self: self.readers and len(self.reader_live) < 4)
     @rule(n=PICK)
-    @counted
+    @reach.counted
     def reader_begins(self, n: int) -> None:
         reader = self.readers[n % len(self.readers)]
         self.reader_live.append((reader, reader.begin()))
@@ -434,7 +412,7 @@ class FileStoreMachine(StoreMachine):
         key=StoreMachine.keys,
         index=st.integers(0, 7),
     )
-    @counted
+    @reach.counted
     def reader_reads(self, n: int, method: str, slot: int, key: Any, index: int) -> None:
         _, tx = self.reader_pick(n)
         self.note_reader(tx)
@@ -442,18 +420,18 @@ class FileStoreMachine(StoreMachine):
 
     @precondition(lambda self: self.readers)
     @rule(n=PICK, method=st.sampled_from(["commit", "abort"]))
-    @counted
+    @reach.counted
     def reader_finishes(self, n: int, method: str) -> None:
         """A reader's transaction has no writes: its commit checks only its snapshot."""
         item = self.reader_pick(n)
         self.reader_live.remove(item)
         _, tx = item
-        tx_call(self.both, tx, method)
+        reach.call(self.both, tx, method)
         self.reader_stale.append(tx)
 
     @precondition(lambda self: self.reader_stale)
     @rule(method=st.sampled_from(["get", "keys", "commit", "abort"]))
-    @counted
+    @reach.counted
     def use_an_ended_reader_transaction(self, method: str) -> None:
         """Finished, or of a closed reader: every call fails alike."""
         tx = self.reader_stale.pop()
@@ -462,7 +440,7 @@ class FileStoreMachine(StoreMachine):
 
     @precondition(lambda self: self.readers)
     @rule(n=PICK, what=st.sampled_from(["insert", "remove", "merge"]), key=StoreMachine.keys)
-    @counted
+    @reach.counted
     def reader_refuses_writes(self, n: int, what: str, key: Any) -> None:
         """The spec has no read-only store: the refusal is checked here, on the store alone."""
         real = self.readers[n % len(self.readers)].real
@@ -483,7 +461,7 @@ class FileStoreMachine(StoreMachine):
 
     @precondition(lambda self: self.readers)
     @rule(n=PICK)
-    @counted
+    @reach.counted
     def close_reader(self, n: int) -> None:
         reader = self.readers.pop(n % len(self.readers))
         reader.close()
@@ -493,13 +471,16 @@ class FileStoreMachine(StoreMachine):
     def open_pairs(self) -> list[TxPair]:
         return super().open_pairs() + [tx for _, tx in self.reader_live]
 
-    @rule(dice=st.sampled_from([*MERGES, 0]), refresh=st.booleans())
+    @rule(dice=st.sampled_from([*MERGES, 0]), refresh=st.sampled_from([True, False]))
     def merge(self, dice: int, refresh: bool = False) -> None:
-        """One try in two merges here, and a reader may refresh at once: readers must
-        meet merges (and their transactions expire) in the few examples this runs."""
+        """One try in two merges here; and then a reader may refresh at once, with a
+        transaction of it open across the merge and the refresh: readers must meet
+        merges (and their transactions expire) in the few examples this runs."""
+        if refresh and self.readers:
+            reader, _ = self.reader_pick(0)
         super().merge(dice)
         if refresh and self.readers:
-            self.refresh_reader()
+            self.refresh(reader)
 
     @invariant()
     def readers_answer_the_spec_of_what_they_read(self) -> None:

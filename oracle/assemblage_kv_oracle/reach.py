@@ -1,20 +1,23 @@
 """What the state machines reached: how often each rule ran and each situation occurred.
 
 A generator is only as good as the interleavings it draws, and a bug that needs one it
-never draws passes everything. So the machines count (`note`) every rule they run and
-every situation below that a call meets, classified here from the model's side (the
-spec's log and snapshot) before the call, and counted once its outcome is known.
+never draws passes everything. So the machines count every rule they run (`counted`)
+and every situation below that a call meets (`call`), classified here from the model's
+side (the spec's log and snapshot) before the call, and counted once its outcome is known.
 tests/test_state_machine.py prints the counts of its default run and fails if one
 situation it lists was never reached.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, cast
 
 import assemblage_kv_spec as spec
 from assemblage_kv_oracle.model import ModelTransaction
+from assemblage_kv_oracle.side_by_side import Outcome, SideBySide, TxPair
 
 REACHED: Counter[str] = Counter()
 """Everything noted since the last `reset`."""
@@ -55,6 +58,29 @@ def reset() -> None:
 
 def note(*names: str) -> None:
     REACHED.update(names)
+
+
+Rule = TypeVar("Rule", bound=Callable[..., Any])
+
+
+def counted(body: Rule) -> Rule:
+    """A state machine rule that notes each run of it."""
+    name = f"rule {body.__name__}"
+
+    @functools.wraps(body)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        note(name)
+        return body(*args, **kwargs)
+
+    return cast(Rule, run)
+
+
+def call(both: SideBySide, tx: TxPair, method: str, *args: Any) -> Outcome:
+    """`both.call`, with the situations the call meets counted."""
+    found = situations(method, tx[1], args, both.clock())
+    result = both.call(tx, method, *args)
+    outcome(method, result[0], found)
+    return result
 
 
 def _latest(log: spec.Log, visible: int, slot: int, key: bytes) -> list[spec.SpecVersion]:
