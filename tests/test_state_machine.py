@@ -38,7 +38,6 @@ BOTH_MACHINES = [
     reach.OLD_READ,
     reach.UNREMOVED_OF_REMOVED,
     reach.UNREMOVED_AFTER_TWO,
-    reach.KEYS_BEFORE_REMOVAL,
     reach.COMMIT_CLOCK_STILL,
     reach.COMMIT_CLOCK_BELOW,
     reach.COMMIT_OLD_CLOCK_BELOW,
@@ -58,7 +57,13 @@ BOTH_MACHINES = [
     reach.STATE_OLD_REMOVED,
     reach.STATE_TWO_REMOVALS,
 ]
-"""Situations each machine's default run must reach: each is what some bug needs."""
+"""Situations each machine's default run must reach: each is what some bug needs.
+
+`keys` listed by a rule on a snapshot older than a removal (`reach.KEYS_BEFORE_REMOVAL`)
+is reported, not required: it is rare (a rule must list that slot of that transaction
+at that step), and what a wrong `keys` of such a snapshot needs is the state
+(`reach.STATE_OLD_REMOVED`), since every open transaction lists every slot after every
+step."""
 
 MEMORY_RULES = [
     "begin", "write", "read", "read_a_recent_key", "finish", "write_and_commit",
