@@ -8,18 +8,24 @@ must be exactly the spec's encoding of the model's log. Opening must cut what th
 cuts, and keep aside (`KvStore.recovery`) exactly the tail the spec keeps aside.
 
 
+`check_reads` asks an open transaction every read method of every key its store's log
+or its own writes hold, on both sides, without recording those reads (see there why).
+
 A `Reader` is a store opened read-only on the same file beside the writer: its answers
 must be the spec's for the log as it was when the reader last refreshed.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import msgpack
+from attrs import frozen
 
 import assemblage_kv as kv
 import assemblage_kv_spec as spec
@@ -57,6 +63,52 @@ class Divergence(AssertionError):
 
 TxPair = tuple[kv.Transaction, ModelTransaction]
 
+ABSENT = "\x00absent"
+"""The default `check_reads` passes to reads: a stored None is then not an absent key."""
+
+
+Answers = list[tuple[str, tuple[Any, ...], Outcome]]
+"""(method, arguments, outcome) of each read `ask_every_read` made, in order."""
+
+
+def ask_every_read(tx: Any, names: list[tuple[int, bytes]]) -> Answers:
+    """Every read method of `tx`, a store's or a model's transaction (they share the
+    API), for the (slot, encoded key)s `names`; `get_version` of each version listed."""
+    answers: Answers = [("last_updated", (), outcome(tx.last_updated))]
+    for slot in sorted({slot for slot, _ in names}):
+        answers.append(("keys", (slot,), outcome(functools.partial(tx.keys, slot))))
+    for slot, encoded in names:
+        key = spec.decode_value(encoded)
+        answers.append(("get", (slot, key), outcome(functools.partial(tx.get, slot, key, ABSENT))))
+        unremoved = outcome(functools.partial(tx.get_unremoved, slot, key, ABSENT))
+        answers.append(("get_unremoved", (slot, key), unremoved))
+        listed = outcome(functools.partial(tx.versions, slot, key))
+        answers.append(("versions", (slot, key), listed))
+        for i, version in enumerate(listed[1] if listed[0] == "ok" else []):
+            value = outcome(functools.partial(tx.get_version, slot, key, version, ABSENT))
+            answers.append(("get_version", (slot, key, i), value))
+    return answers
+
+
+@contextmanager
+def unrecorded(pair: TxPair) -> Iterator[None]:
+    """Reads inside leave no trace in either side's read set (keys read, slots listed).
+
+    `check_reads` asks every key after every step. Were those reads recorded, every open
+    transaction would conflict with any later commit of any key: the machine would no
+    longer draw the commits that must not conflict (blind writes, a read of another key,
+    a clock that went back before a commit), which is where timestamp bugs live. Both
+    sides agreeing on conflicts is still checked, by the reads the rules make. The
+    store has no read that records nothing, so its transaction's two sets are put back
+    as they were (private fields: the oracle's one look inside a transaction).
+    """
+    real, model = pair
+    reads, listed, snapshot = set(real._reads), set(real._listed), model.snapshot
+    try:
+        yield
+    finally:
+        real._reads, real._listed, model.snapshot = reads, listed, snapshot
+
 
 class SideBySide:
     """A store and its model. `open_storage` gives the storage of the same log each time it
@@ -80,6 +132,8 @@ class SideBySide:
         except Divergence:
             self.real.close()
             raise
+        self._answers: dict[int, tuple[ModelTransaction, tuple[Any, ...], Answers]] = {}
+        """The spec's answers to `check_reads`, by transaction, and what they depend on."""
         self.merges = 0
         """Merges that succeeded: each one replaces the log's file, which readers notice."""
 
@@ -107,6 +161,43 @@ class SideBySide:
         model = outcome(lambda: getattr(model_tx, method)(*args))
         self.expect(method, args, real, model)
         return real
+
+    def check_reads(self, pair: TxPair) -> None:
+        """Every read method of an open transaction, for every key its store's log holds
+        (those committed since it began included) and every key it wrote, answers on both
+        sides alike: `get`, `get_unremoved`, `versions`, `get_version` of each version,
+        `keys` of each such slot, `last_updated`. Errors (an expired snapshot, a closed
+        store) must be the same error. Nothing is recorded as read (`unrecorded`).
+
+        The spec's answers are kept while what they depend on (the log, the snapshot
+        and writes, expiry and closing) is unchanged: most steps change none of it for
+        most transactions, and the spec reads the whole log on each call. The store is
+        asked every time."""
+        real_tx, model_tx = pair
+        names = sorted(
+            set(spec.index(model_tx.store.log))
+            | {(w.slot, w.key) for w in model_tx.snapshot.writes}
+        )
+        with unrecorded(pair):
+            want = self._model_answers(model_tx, names)
+            got = ask_every_read(real_tx, names)
+        for (method, args, real), (_, _, model) in zip(got, want, strict=False):
+            self.expect(method, args, real, model)
+        if len(got) != len(want):
+            raise Divergence(f"{len(got)} reads answered by the store, {len(want)} by the spec")
+
+    def _model_answers(self, tx: ModelTransaction, names: list[tuple[int, bytes]]) -> Answers:
+        store, snapshot = tx.store, tx.snapshot
+        state = (
+            store.log, store.generation, store.closed, tx.generation, tx.finished,
+            snapshot.visible, snapshot.start_timestamp, snapshot.writes,
+        )  # fmt: skip
+        kept = self._answers.get(id(tx))
+        if kept is not None and kept[0] is tx and kept[1] == state:
+            return kept[2]
+        answers = ask_every_read(tx, names)
+        self._answers[id(tx)] = (tx, state, answers)
+        return answers
 
     def store_call(self, method: str) -> Outcome:
         """Call a store method (merge, log_size) on both sides."""
@@ -214,27 +305,56 @@ class Reader:
 
 
 def check_index(store: kv.KvStore, log: spec.Log, now: int) -> None:
-    """What a fresh transaction of `store` answers is the index the spec derives from `log`."""
-    snapshot = spec.begin(log, now)
+    """What a fresh transaction of `store` answers is the index the spec derives from `log`
+    (a fresh snapshot's answers do not depend on the clock: `now` only starts it)."""
+    expected = derived_index(log)
     tx = store.current()
     try:
-        slots = set()
-        for (slot, key), versions in spec.index(log).items():
-            slots.add(slot)
-            user_key = spec.decode_value(key)
+        for slot, user_key, versions, value, unremoved in expected.keys:
             got = comparable("versions", tx.versions(slot, user_key))
-            want = comparable("versions", versions)
-            if got != want:
-                raise Divergence(f"versions of {user_key!r} in slot {slot}: {got} != {want}")
-            value = spec.get(log, snapshot, slot, key)
-            decoded = None if value is None else spec.decode_value(value)
-            if msgpack.packb(tx.get(slot, user_key)) != msgpack.packb(decoded):
+            if got != versions:
+                raise Divergence(f"versions of {user_key!r} in slot {slot}: {got} != {versions}")
+            if msgpack.packb(tx.get(slot, user_key)) != value:
                 raise Divergence(f"get of {user_key!r} in slot {slot}")
-        for slot in slots:
-            got_keys = sorted(msgpack.packb(k) for k in tx.keys(slot))
-            if got_keys != sorted(spec.keys(log, snapshot, slot)):
+            if msgpack.packb(tx.get_unremoved(slot, user_key)) != unremoved:
+                raise Divergence(f"get_unremoved of {user_key!r} in slot {slot}")
+        for slot, keys in expected.slots.items():
+            if sorted(msgpack.packb(k) for k in tx.keys(slot)) != keys:
                 raise Divergence(f"keys({slot}) differ")
-        if tx.last_updated() != spec.last_updated(log, snapshot):
+        if tx.last_updated() != expected.last_updated:
             raise Divergence("last_updated differs")
     finally:
         tx.abort()
+
+
+@frozen
+class DerivedIndex:
+    """What a fresh transaction answers on a log, by the spec: for each key, its slot,
+    the key, its versions, and (MessagePack) `get` and `get_unremoved`; `keys` by slot."""
+
+    keys: list[tuple[int, Any, Any, bytes, bytes]]
+    slots: dict[int, list[bytes]]
+    last_updated: int | None
+
+
+@functools.lru_cache(maxsize=8)
+def derived_index(log: spec.Log) -> DerivedIndex:
+    """Kept for the last few logs: a log is a value, most steps leave it as it was, and the
+    spec reads all of it for each key."""
+    snapshot = spec.begin(log, 0)
+
+    def decoded(value: bytes | None) -> bytes:
+        return bytes(msgpack.packb(None if value is None else spec.decode_value(value)))
+
+    keys = [
+        (
+            slot,
+            spec.decode_value(key),
+            comparable("versions", versions),
+            decoded(spec.get(log, snapshot, slot, key)),
+            decoded(spec.get_unremoved(log, snapshot, slot, key)),
+        )
+        for (slot, key), versions in spec.index(log).items()
+    ]
+    slots = {slot: sorted(spec.keys(log, snapshot, slot)) for slot in {k[0] for k in keys}}
+    return DerivedIndex(keys, slots, spec.last_updated(log, snapshot))
