@@ -8,9 +8,10 @@
     .venv/bin/python mutation/planted.py --jobs 2        # bugs at a time
 
 The working tree is never modified: each bug goes into a temporary copy of the files
-git tracks (and untracked ones it does not ignore), whose impl/, spec/ and oracle/ come
-first on PYTHONPATH, ahead of the editable install (checked before the tests run). The
-bug's own test files run first, with -x; if they pass, the rest of the default suite.
+git tracks (and untracked ones it does not ignore), made a repository of its own, whose
+impl/, spec/ and oracle/ come first on PYTHONPATH, ahead of the editable install
+(checked before the tests run). The bug's own test files run first, with -x; if they
+pass, the rest of the default suite.
 docs/mutation-testing.md, "Planted bugs".
 """
 
@@ -43,7 +44,8 @@ _PRELUDE = "import assemblage_kv as kv\nfrom helpers import *\n"
 
 
 def _copy_tree(target: Path) -> None:
-    """Copy the files git knows of (tracked, or untracked and not ignored) to `target`."""
+    """Copy the files git knows of (tracked, or untracked and not ignored) to `target`,
+    and make it a repository that tracks them (tests/test_static.py asks git)."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT,
@@ -55,6 +57,8 @@ def _copy_tree(target: Path) -> None:
         if source.is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
+    for command in (["init", "-q"], ["add", "-A"]):
+        subprocess.run(["git", *command], cwd=target, capture_output=True, check=True)
 
 
 def _environment(tree: Path) -> dict[str, str]:

@@ -160,8 +160,13 @@ print([version.is_removed for version in store.current().versions(0, "k")])
             ),
             Edit(
                 "_merging.py",
-                "bisect_left(old.commits, item[0]._position)",
-                "bisect_right(old.commits, item[0]._position)",
+                "    groups = itertools.groupby(latest, key=lambda item: bisect_left(old.commits,"
+                " item[0]._position))\n",
+                """    def transaction_of(item: tuple[Version, int, bytes]) -> int:
+        return bisect_right(old.commits, item[0]._position)
+
+    groups = itertools.groupby(latest, key=transaction_of)
+""",
             ),
         ),
         """
