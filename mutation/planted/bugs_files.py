@@ -412,7 +412,7 @@ store = kv.open_memory(clock=Clock(2**48 - 1))
 print(outcome(lambda: committed(store, ("k", 1))))
 """,
         "committed",
-        ("tests/test_api.py", "tests/test_state_machine.py"),
+        ("tests/test_traces.py", "tests/test_api.py"),
     ),
     Bug(
         "lock_by_path_as_given",

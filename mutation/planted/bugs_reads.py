@@ -120,7 +120,7 @@ theirs = first.versions(0, "k")[-1]
 print(outcome(lambda: print(second.get_version(0, "k", theirs), end=" ")))
 """,
         "InvalidArgument",
-        ("tests/test_api.py", "tests/test_state_machine.py"),
+        ("tests/test_traces.py", "tests/test_api.py"),
     ),
     Bug(
         "start_timestamp_ignores_latest",
@@ -236,7 +236,7 @@ committed(store, ("k", 5))
 print(outcome(mine.commit))
 """,
         "TransactionConflict",
-        ("tests/test_api.py", "tests/test_state_machine.py"),
+        ("tests/test_traces.py", "tests/test_api.py"),
     ),
     Bug(
         "listing_conflict_misses_removal",
@@ -262,7 +262,7 @@ mine.insert(1, "count", count)
 print(outcome(mine.commit))
 """,
         "TransactionConflict",
-        ("tests/test_api.py", "tests/test_state_machine.py"),
+        ("tests/test_traces.py", "tests/test_api.py"),
     ),
     Bug(
         "conflict_check_lock_retaken",
