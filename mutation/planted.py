@@ -175,8 +175,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if arguments.demo:
         return 0 if all([demo(bug) for bug in bugs]) else 1
+
+    def checked(bug: Bug) -> str | None:
+        caught = check(bug, arguments.timeout)
+        print(f"{bug.name}: {caught or 'NOT CAUGHT'}", file=sys.stderr, flush=True)
+        return caught
+
     with ThreadPoolExecutor(arguments.jobs) as pool:
-        verdicts = list(pool.map(lambda bug: check(bug, arguments.timeout), bugs))
+        verdicts = list(pool.map(checked, bugs))
     width = max(len(bug.name) for bug in bugs)
     for bug, caught in zip(bugs, verdicts, strict=True):
         verdict = f"caught     {caught}" if caught else "NOT CAUGHT"
