@@ -11,7 +11,8 @@ The working tree is never modified: each bug goes into a temporary copy of the f
 git tracks (and untracked ones it does not ignore), made a repository of its own, whose
 impl/, spec/ and oracle/ come first on PYTHONPATH, ahead of the editable install
 (checked before the tests run). The bug's own test files run first, with -x; if they
-pass, the rest of the default suite.
+pass, the rest of the default suite. The first failing test counts only if it passes
+once the bug is taken out of the copy again.
 docs/mutation-testing.md, "Planted bugs".
 """
 
@@ -39,7 +40,7 @@ from bugs_reads import READS  # noqa: E402
 
 BUGS: tuple[Bug, ...] = READS + FILES
 PYTEST = ("-m", "pytest", "-x", "-q", "-p", "no:cacheprovider")
-_FAILED = re.compile(r"^(FAILED|ERROR) (\S+)", re.MULTILINE)
+_FAILED = re.compile(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", re.MULTILINE)
 _PRELUDE = "import assemblage_kv as kv\nfrom helpers import *\n"
 
 
@@ -97,24 +98,38 @@ def _pytest(tree: Path, arguments: Sequence[str], timeout: float) -> str | None:
         return None
     failed = _FAILED.search(run.stdout)
     if failed:
-        return failed.group(2)
+        return failed.group(1)
     lines = (run.stdout + run.stderr).strip().splitlines()
     return f"pytest exit {run.returncode}: {lines[-1] if lines else ''}"
 
 
-def check(bug: Bug, timeout: float) -> str | None:
-    """Plant `bug` in a copy; the first test that catches it, or None."""
+def check(bug: Bug, timeout: float) -> tuple[bool, str]:
+    """Plant `bug` in a copy and run the tests: (caught, the first test that failed).
+
+    A failing test counts only if it passes once the bug is taken out again: a test that
+    fails by chance (under load, say) must not pass for a catch.
+    """
     with tempfile.TemporaryDirectory(prefix=f"planted-{bug.name}-") as temporary:
         tree = Path(temporary)
         _copy_tree(tree)
-        plant(bug, tree / "impl" / "assemblage_kv")
+        package = tree / "impl" / "assemblage_kv"
+        plant(bug, package)
         _check_imports_copy(tree)
         named = [test for test in bug.tests if (tree / test).exists()]
-        if named:
-            caught = _pytest(tree, named, timeout)
-            if caught:
-                return caught
-        return _pytest(tree, [f"--ignore={test}" for test in named], timeout)
+        failed = _pytest(tree, named, timeout) if named else None
+        if failed is None:
+            failed = _pytest(tree, [f"--ignore={test}" for test in named], timeout)
+        if failed is None:
+            return False, ""
+        if not failed.startswith("tests/"):
+            return True, failed  # a hang, or a crash of pytest itself
+        shutil.rmtree(package)
+        shutil.copytree(
+            ROOT / "impl" / "assemblage_kv", package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+        if _pytest(tree, [failed], timeout) is None:
+            return True, failed
+        return False, f"only {failed}, which fails without the bug too"
 
 
 def _demo_output(package_parent: Path, demo: str) -> str:
@@ -176,18 +191,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.demo:
         return 0 if all([demo(bug) for bug in bugs]) else 1
 
-    def checked(bug: Bug) -> str | None:
-        caught = check(bug, arguments.timeout)
-        print(f"{bug.name}: {caught or 'NOT CAUGHT'}", file=sys.stderr, flush=True)
-        return caught
+    def checked(bug: Bug) -> tuple[bool, str]:
+        caught, test = check(bug, arguments.timeout)
+        print(f"{bug.name}: {'caught' if caught else 'NOT CAUGHT'} {test}", file=sys.stderr)
+        return caught, test
 
     with ThreadPoolExecutor(arguments.jobs) as pool:
         verdicts = list(pool.map(checked, bugs))
     width = max(len(bug.name) for bug in bugs)
-    for bug, caught in zip(bugs, verdicts, strict=True):
-        verdict = f"caught     {caught}" if caught else "NOT CAUGHT"
-        print(f"{bug.name:{width}}  {bug.kind:12} {verdict}")
-    missed = verdicts.count(None)
+    for bug, (caught, test) in zip(bugs, verdicts, strict=True):
+        print(
+            f"{bug.name:{width}}  {bug.kind:12} {'caught    ' if caught else 'NOT CAUGHT'} {test}"
+        )
+    missed = [caught for caught, _ in verdicts].count(False)
     print(f"\n{len(bugs) - missed} of {len(bugs)} planted bugs caught")
     return 1 if missed else 0
 
