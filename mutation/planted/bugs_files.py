@@ -1,0 +1,441 @@
+"""Planted bugs in what reaches the file and in which order: merge, recovery,
+durability, write order, limits, and the lock on the file."""
+
+from __future__ import annotations
+
+from bug import Bug, Edit
+
+_TORN_LOG = """
+import os
+root = os.getcwd()
+path = os.path.join(root, "store.aeon")
+with open(path, "wb") as file:
+    file.write(log_of_two_commits()[:-5])
+files = Recording(root)
+kv.KvStore.open(kv.FileStorage(path, file_system=files)).close()
+"""
+
+_DAMAGED_LOG = """
+import os
+root = os.getcwd()
+path = os.path.join(root, "store.aeon")
+with open(path, "wb") as file:
+    file.write(with_bit_flipped(log_of_two_commits(), -13))
+files = Recording(root)
+with quiet():
+    kv.KvStore.open(kv.FileStorage(path, file_system=files)).close()
+"""
+
+_MERGED_THROUGH_A_LINK = """
+import os
+root = os.getcwd()
+os.mkdir(os.path.join(root, "data"))
+os.mkdir(os.path.join(root, "links"))
+link = os.path.join(root, "links", "store.aeon")
+os.symlink(os.path.join(root, "data", "store.aeon"), link)
+files = Recording(root)
+store = kv.KvStore.open(kv.FileStorage(link, file_system=files), clock=Clock())
+committed(store, ("k", 1))
+committed(store, ("k", 2))
+files.calls.clear()
+store.merge()
+store.close()
+"""
+
+FILES = (
+    Bug(
+        "merge_fsyncs_symlink_dir",
+        "merge",
+        "after its rename, merge fsyncs the directory of the path as given (a symbolic "
+        "link elsewhere), not the one that holds the log (issue 10, fourth kind)",
+        (
+            Edit(
+                "_filestorage.py",
+                """            file_system.close(old)
+            file_system.fsync_directory(os.path.dirname(self._path))
+""",
+                """            file_system.close(old)
+            file_system.fsync_directory(os.path.dirname(self._name))
+""",
+            ),
+        ),
+        _MERGED_THROUGH_A_LINK
+        + 'print([name for call, name in files.calls if call == "fsync_directory"])\n',
+        "['data']",
+        ("tests/test_crash_checker.py", "tests/test_storage.py"),
+    ),
+    Bug(
+        "merge_renames_before_fsync",
+        "write order",
+        "merge renames the new log over the old one before fsyncing it, so a crash can "
+        "leave an empty or partial log under the name",
+        (
+            Edit(
+                "_filestorage.py",
+                """            file_system.write(handle, bytes(buffer))
+            file_system.fsync(handle)
+            try:
+""",
+                """            file_system.write(handle, bytes(buffer))
+            try:
+""",
+            ),
+            Edit(
+                "_filestorage.py",
+                """            file_system.close(old)
+            file_system.fsync_directory(os.path.dirname(self._path))
+""",
+                """            file_system.fsync(handle)
+            file_system.close(old)
+            file_system.fsync_directory(os.path.dirname(self._path))
+""",
+            ),
+        ),
+        _MERGED_THROUGH_A_LINK
+        + 'print([call for call, name in files.calls if call in ("fsync", "rename")])\n',
+        "['fsync', 'rename']",
+        ("tests/test_crash_checker.py", "tests/test_storage.py"),
+    ),
+    Bug(
+        "merge_keeps_origin",
+        "merge",
+        "the merged index keeps the old generation, so a transaction begun before the "
+        "merge reads the new log at its old offsets instead of expiring",
+        (
+            Edit(
+                "_store.py",
+                "            merged = Index(self._index.origin + 1)\n",
+                "            merged = Index(self._index.origin)\n",
+            ),
+        ),
+        """
+store = kv.open_memory(clock=Clock())
+committed(store, ("a", 1), ("b", 2))
+old = store.current()
+committed(store, ("a", 3))
+store.merge()
+print(outcome(lambda: print(old.get(0, "b"), end=" ")))
+""",
+        "SnapshotExpired",
+        ("tests/test_api.py", "tests/test_state_machine.py"),
+    ),
+    Bug(
+        "merge_drops_removals",
+        "merge",
+        "merge leaves out keys whose latest version is a removal, so their one removed "
+        "version (docs/semantics.md, Merge) vanishes",
+        (
+            Edit(
+                "_merging.py",
+                """        for version, slot, key in items:
+            value = None if version.is_removed else read(version)
+""",
+                """        for version, slot, key in items:
+            if version.is_removed:
+                continue
+            value = read(version)
+""",
+            ),
+        ),
+        """
+store = kv.open_memory(clock=Clock())
+committed(store, ("k", 1), ("j", 1))
+committed(store, ("k", None))
+store.merge()
+print([version.is_removed for version in store.current().versions(0, "k")])
+""",
+        "[True]",
+        ("tests/test_api.py", "tests/test_state_machine.py"),
+    ),
+    Bug(
+        "merge_groups_removal_into_next",
+        "merge",
+        "merge finds a version's transaction with bisect_right: a removal ending its "
+        "transaction (its position is the commit entry's offset) moves to the next one",
+        (
+            Edit(
+                "_merging.py",
+                "from bisect import bisect_left\n",
+                "from bisect import bisect_right\n",
+            ),
+            Edit(
+                "_merging.py",
+                "    groups = itertools.groupby(latest, key=lambda item: bisect_left(old.commits,"
+                " item[0]._position))\n",
+                """    def transaction_of(item: tuple[Version, int, bytes]) -> int:
+        return bisect_right(old.commits, item[0]._position)
+
+    groups = itertools.groupby(latest, key=transaction_of)
+""",
+            ),
+        ),
+        """
+clock = Clock(100)
+store = kv.open_memory(clock=clock)
+committed(store, ("k", 1))
+clock.now = 200
+committed(store, ("k", None))
+clock.now = 300
+committed(store, ("other", 1))
+store.merge()
+print([version.timestamp for version in store.current().versions(0, "k")])
+""",
+        "[200]",
+        ("tests/test_api.py", "tests/test_state_machine.py"),
+    ),
+    Bug(
+        "open_cut_not_synced",
+        "durability",
+        "opening cuts a torn tail but never fsyncs the cut (issue 10, fifth kind)",
+        (
+            Edit(
+                "_opening.py",
+                """    storage.truncate(end)
+    storage.sync()
+""",
+                """    storage.truncate(end)
+""",
+            ),
+        ),
+        _TORN_LOG
+        + 'print([call for call, name in files.calls if call in ("truncate", "fsync")])\n',
+        "['truncate', 'fsync']",
+        ("tests/test_recovery.py", "tests/test_storage.py", "tests/test_crash_checker.py"),
+    ),
+    Bug(
+        "damaged_final_commit_taken_as_torn",
+        "recovery",
+        "a complete final commit whose CRC fails is taken for an interrupted append, so "
+        "damaged data is cut silently, with no copy and no warning (issue 10, sixth kind)",
+        (
+            Edit(
+                "_recovery.py",
+                "        if kind != KV or not _holds_packed_objects(",
+                """        if kind == COMMIT:
+            return end == len(data)  # the append's last entry, its CRC not yet right
+        if kind != KV or not _holds_packed_objects(""",
+            ),
+        ),
+        """
+storage = kv.MemoryStorage(with_bit_flipped(log_of_two_commits(), -13))
+with quiet():
+    store = kv.KvStore.open(storage)
+print(store.current().get(0, "k"), store.recovery.reason, len(storage.kept))
+""",
+        "1 damaged 1",
+        ("tests/test_recovery.py", "tests/test_storage.py"),
+    ),
+    Bug(
+        "zeroed_crc_accepted",
+        "recovery",
+        "a commit whose stored CRC is 0 is taken as unchecked (as if written so on "
+        "purpose), so a zeroed block over a commit entry is read as valid",
+        (
+            Edit(
+                "_recovery.py",
+                (
+                    "    if zlib.crc32(memoryview(data)[pos : cursor + 8])"
+                    " != commit_fields(data, cursor)[1]:\n"
+                ),
+                """    stored = commit_fields(data, cursor)[1]
+    if stored and zlib.crc32(memoryview(data)[pos : cursor + 8]) != stored:
+""",
+            ),
+        ),
+        """
+storage = kv.MemoryStorage(log_of_two_commits()[:-4] + bytes(4))
+with quiet():
+    store = kv.KvStore.open(storage)
+print(store.current().get(0, "k"))
+""",
+        "1",
+        ("tests/test_recovery.py", "tests/test_vectors.py"),
+    ),
+    Bug(
+        "cut_before_copy",
+        "write order",
+        "opening cuts a damaged tail before copying it aside, so a failed copy loses it",
+        (
+            Edit(
+                "_opening.py",
+                (
+                    "    copy = storage.keep_aside(end, storage.read(end, size - end))"
+                    " if damaged else None\n"
+                    "    storage.truncate(end)\n"
+                ),
+                """    tail = storage.read(end, size - end)
+    storage.truncate(end)
+    copy = storage.keep_aside(end, tail) if damaged else None
+""",
+            ),
+        ),
+        """
+damaged = with_bit_flipped(log_of_two_commits(), -13)
+storage = NoRoomAside(damaged)
+with quiet():
+    error = outcome(lambda: kv.KvStore.open(storage).close(), "opens")
+print(error, storage.size() == len(damaged))
+""",
+        "StorageError True",
+        ("tests/test_storage.py", "tests/test_io_faults.py", "tests/test_recovery.py"),
+    ),
+    Bug(
+        "keep_aside_not_fsynced",
+        "durability",
+        "the copy of a damaged tail is renamed into place without an fsync, so after a "
+        "crash the copy may be empty while the cut is durable",
+        (
+            Edit(
+                "_filestorage.py",
+                """            file_system.write(handle, data)
+            file_system.fsync(handle)
+""",
+                """            file_system.write(handle, data)
+""",
+            ),
+        ),
+        _DAMAGED_LOG
+        + 'print([call for call, name in files.calls if ".cut-at-" in name and call != "close"])\n',
+        "['create', 'write', 'fsync', 'rename']",
+        ("tests/test_storage.py", "tests/test_crash_checker.py"),
+    ),
+    Bug(
+        "open_no_directory_fsync",
+        "durability",
+        "opening a new store does not fsync its directory, so the file's name (and the "
+        "first commits in it) can vanish in a crash",
+        (
+            Edit(
+                "_filestorage.py",
+                (
+                    "            # The log may have just been created (here, or by an opener"
+                    " that crashed):\n"
+                    "            # its name is durable only once its directory is, and a commit's"
+                    " fsync does\n"
+                    "            # not cover the directory, so without this a first commit could"
+                    " vanish.\n"
+                    "            self._file_system.fsync_directory(os.path.dirname(self._path))\n"
+                ),
+                "",
+            ),
+        ),
+        """
+import os
+root = os.getcwd()
+files = Recording(root)
+store = kv.KvStore.open(kv.FileStorage(os.path.join(root, "s.aeon"), file_system=files))
+committed(store, ("k", 1))
+print([call for call, name in files.calls if call != "close"])
+""",
+        "['open_log', 'fsync_directory', 'write', 'fsync']",
+        ("tests/test_storage.py", "tests/test_crash_checker.py"),
+    ),
+    Bug(
+        "commit_not_fsynced",
+        "durability",
+        "a commit appends but does not fsync before it returns and publishes",
+        (
+            Edit(
+                "_store.py",
+                """                self._storage.append(b"".join(parts))
+                self._storage.sync()
+""",
+                """                self._storage.append(b"".join(parts))
+""",
+            ),
+        ),
+        """
+storage = RecordingMemory()
+store = kv.KvStore.open(storage, clock=Clock())
+committed(store, ("k", 1))
+print(storage.calls)
+""",
+        "['append', 'sync']",
+        ("tests/test_storage.py", "tests/test_crash_checker.py"),
+    ),
+    Bug(
+        "key_size_forgets_slot_byte",
+        "limits",
+        "the key size limit forgets the slot byte, so a key of exactly 65,536 encoded "
+        "bytes is written and the log no longer opens",
+        (
+            Edit(
+                "_codec.py",
+                "    if len(key) + 1 > MAX_STORED_KEY:\n",
+                "    if len(key) > MAX_STORED_KEY:\n",
+            ),
+        ),
+        """
+storage = kv.MemoryStorage()
+store = kv.KvStore.open(storage, clock=Clock())
+written = outcome(lambda: committed(store, (b"x" * 65_533, 1)))
+store.close()
+print(written, outcome(lambda: kv.KvStore.open(storage).close(), "opens"))
+""",
+        "LimitExceeded opens",
+        ("tests/test_api.py", "tests/test_vectors.py"),
+    ),
+    Bug(
+        "reader_refuses_largest_value",
+        "limits",
+        "the log reader refuses a value of exactly the largest size the writer accepts",
+        (
+            Edit(
+                "_format.py",
+                "        if not 1 <= value_size <= MAX_VALUE:\n",
+                "        if not 1 <= value_size < MAX_VALUE:\n",
+            ),
+        ),
+        """
+storage = kv.MemoryStorage()
+store = kv.KvStore.open(storage, clock=Clock())
+written = outcome(lambda: committed(store, ("k", b"x" * (16_777_216 - 5))))
+store.close()
+print(written, outcome(lambda: kv.KvStore.open(storage).close(), "opens"))
+""",
+        "committed opens",
+        ("tests/test_api.py", "tests/test_vectors.py", "tests/test_recovery.py"),
+    ),
+    Bug(
+        "largest_timestamp_refused",
+        "limits",
+        "a commit at the largest timestamp the log can hold (2**48 - 1 ms) is refused",
+        (
+            Edit(
+                "_store.py",
+                "            if not 0 <= now <= MAX_TIMESTAMP:\n",
+                "            if not 0 <= now < MAX_TIMESTAMP:\n",
+            ),
+        ),
+        """
+store = kv.open_memory(clock=Clock(2**48 - 1))
+print(outcome(lambda: committed(store, ("k", 1))))
+""",
+        "committed",
+        ("tests/test_traces.py", "tests/test_api.py"),
+    ),
+    Bug(
+        "lock_by_path_as_given",
+        "locking",
+        "the log is locked under its absolute path, not its resolved one, so a symbolic "
+        "link to an open store opens a second writer on the same file",
+        (
+            Edit(
+                "_logfile.py",
+                "        self._path = os.path.realpath(name)\n",
+                "        self._path = os.path.abspath(name)\n",
+            ),
+        ),
+        """
+import os
+root = os.getcwd()
+path = os.path.join(root, "store.aeon")
+link = os.path.join(root, "link.aeon")
+os.symlink(path, link)
+with kv.open(path):
+    print(outcome(lambda: kv.open(link).close(), "opened twice"))
+""",
+        "StoreLocked",
+        ("tests/test_storage.py", "tests/test_portability.py"),
+    ),
+)

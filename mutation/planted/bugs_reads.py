@@ -1,0 +1,304 @@
+"""Planted bugs in what a transaction sees and when its commit may go through:
+reads, snapshots, versions, timestamps, conflicts and the lock."""
+
+from __future__ import annotations
+
+from bug import Bug, Edit
+
+READS = (
+    Bug(
+        "get_unremoved_two_removals",
+        "versions",
+        "get_unremoved looks only one version behind a removal, so a key removed twice "
+        "in a row has nothing in the trash (issue 10, first kind)",
+        (
+            Edit(
+                "_store.py",
+                """            for version in reversed(versions):
+                if not version.is_removed:
+                    return self._read(version), version._position
+                if not unremoved:
+                    return None
+            return None
+""",
+                """            if not versions:
+                return None
+            latest = versions[-1]
+            if latest.is_removed and unremoved and len(versions) > 1:
+                latest = versions[-2]  # the value this removal moved to the trash
+            if latest.is_removed:
+                return None
+            return self._read(latest), latest._position
+""",
+            ),
+        ),
+        """
+store = kv.open_memory(clock=Clock())
+committed(store, ("k", "v1"))
+committed(store, ("k", None))
+committed(store, ("k", None))
+print(store.current().get_unremoved(0, "k"))
+""",
+        "v1",
+        ("tests/test_api.py", "tests/test_state_machine.py"),
+    ),
+    Bug(
+        "keys_old_snapshot_removed",
+        "snapshots",
+        "keys() skips a key whose newest version is a removal before asking whether the "
+        "snapshot sees that removal (issue 10, second kind)",
+        (
+            Edit(
+                "_store.py",
+                """                latest = versions[-1]
+                if latest._position >= snapshot.length:
+""",
+                """                latest = versions[-1]
+                if latest.is_removed:
+                    continue
+                if latest._position >= snapshot.length:
+""",
+            ),
+        ),
+        """
+store = kv.open_memory(clock=Clock())
+committed(store, ("a", 1), ("b", 2))
+old = store.current()
+committed(store, ("a", None))
+print(sorted(old.keys(0)))
+""",
+        "['a', 'b']",
+        ("tests/test_state_machine.py", "tests/test_api.py"),
+    ),
+    Bug(
+        "visible_aliases_index",
+        "snapshots",
+        "visible() returns the index's own list when the snapshot sees all of it, so "
+        "versions() appends the transaction's uncommitted version to the index",
+        (
+            Edit(
+                "_index.py",
+                """    if not versions or versions[-1]._position < length:
+        return list(versions)
+""",
+                """    if not versions or versions[-1]._position < length:
+        return versions
+""",
+            ),
+        ),
+        """
+store = kv.open_memory(clock=Clock())
+committed(store, ("k", 1))
+mine = store.current()
+mine.insert(0, "k", 2)
+mine.versions(0, "k")
+mine.abort()
+print(len(store.current().versions(0, "k")))
+""",
+        "1",
+        ("tests/test_api.py", "tests/test_state_machine.py"),
+    ),
+    Bug(
+        "version_eq_ignores_origin",
+        "versions",
+        "Version equality leaves out its origin, so get_version accepts another "
+        "transaction's uncommitted version and answers with this one's write",
+        (
+            Edit(
+                "_index.py",
+                "    _origin: int = attrs.field(repr=False)\n",
+                "    _origin: int = attrs.field(repr=False, eq=False)\n",
+            ),
+        ),
+        """
+store = kv.open_memory(clock=Clock())
+committed(store, ("k", 1))
+first, second = store.current(), store.current()
+first.insert(0, "k", "first's")
+second.insert(0, "k", "second's")
+theirs = first.versions(0, "k")[-1]
+print(outcome(lambda: print(second.get_version(0, "k", theirs), end=" ")))
+""",
+        "InvalidArgument",
+        ("tests/test_traces.py", "tests/test_api.py"),
+    ),
+    Bug(
+        "start_timestamp_ignores_latest",
+        "timestamps",
+        "a transaction's start timestamp is the clock alone, not max(clock, latest "
+        "commit), so after the clock goes back its own versions predate the log",
+        (
+            Edit(
+                "_store.py",
+                """                latest,
+                now if latest is None else max(now, latest),
+""",
+                """                latest,
+                now,
+""",
+            ),
+        ),
+        """
+clock = Clock(200)
+store = kv.open_memory(clock=clock)
+committed(store, ("k", 1))
+clock.now = 50
+mine = store.current()
+mine.insert(0, "j", 1)
+print(mine.last_updated(), mine.versions(0, "j")[-1].timestamp)
+""",
+        "200 200",
+        ("tests/test_api.py", "tests/test_state_machine.py"),
+    ),
+    Bug(
+        "commit_timestamp_from_snapshot",
+        "timestamps",
+        "the commit timestamp is max(clock, the transaction's start timestamp) instead of "
+        "max(clock, the log's latest), wrong once another client committed and the clock "
+        "went back (issue 10, third kind)",
+        (
+            Edit(
+                "_store.py",
+                """            latest = index.latest_timestamp
+            timestamp = now if latest is None else max(now, latest)
+""",
+                """            timestamp = max(now, snapshot.start_timestamp)
+""",
+            ),
+        ),
+        """
+clock = Clock(100)
+store = kv.open_memory(clock=clock)
+mine = store.current()
+clock.now = 200
+committed(store, ("other", 1))
+clock.now = 50
+mine.insert(0, "mine", 1)
+mine.commit()
+reader = store.current()
+print(reader.versions(0, "mine")[-1].timestamp, reader.last_updated())
+""",
+        "200 200",
+        ("tests/test_state_machine.py", "tests/test_api.py"),
+    ),
+    Bug(
+        "conflict_by_timestamp",
+        "conflicts",
+        "the conflict check compares the newest version's timestamp with the start "
+        "timestamp instead of its position with the snapshot, so a commit in the same "
+        "millisecond is missed",
+        (
+            Edit(
+                "_store.py",
+                "                if versions and versions[-1]._position >= snapshot.length:\n",
+                (
+                    "                if versions"
+                    " and versions[-1].timestamp > snapshot.start_timestamp:\n"
+                ),
+            ),
+        ),
+        """
+store = kv.open_memory(clock=Clock())
+committed(store, ("k", 0))
+mine = store.current()
+seen = mine.get(0, "k")
+committed(store, ("k", 5))
+mine.insert(0, "k", seen + 1)
+print(outcome(mine.commit))
+""",
+        "TransactionConflict",
+        ("tests/test_api.py", "tests/test_state_machine.py"),
+    ),
+    Bug(
+        "own_write_read_not_recorded",
+        "conflicts",
+        "a read of a key the transaction already wrote is not recorded, as if it could "
+        "not depend on other commits",
+        (
+            Edit(
+                "_transaction.py",
+                """        read = (check_slot(slot), encode_key(key))
+        self._reads.add(read)
+""",
+                """        read = (check_slot(slot), encode_key(key))
+        if read not in self._writes:
+            self._reads.add(read)
+""",
+            ),
+        ),
+        """
+store = kv.open_memory(clock=Clock())
+committed(store, ("k", 0))
+mine = store.current()
+mine.insert(0, "k", 1)
+mine.get(0, "k")
+committed(store, ("k", 5))
+print(outcome(mine.commit))
+""",
+        "TransactionConflict",
+        ("tests/test_traces.py", "tests/test_api.py"),
+    ),
+    Bug(
+        "listing_conflict_misses_removal",
+        "conflicts",
+        "only inserts mark their slot as written, so a listing of keys() does not "
+        "conflict with another client's removal",
+        (
+            Edit(
+                "_index.py",
+                "            self.slot_written[slot] = position\n",
+                """            if length:
+                self.slot_written[slot] = position
+""",
+            ),
+        ),
+        """
+store = kv.open_memory(clock=Clock())
+committed(store, ("a", 1), ("b", 1))
+mine = store.current()
+count = len(mine.keys(0))
+committed(store, ("a", None))
+mine.insert(1, "count", count)
+print(outcome(mine.commit))
+""",
+        "TransactionConflict",
+        ("tests/test_traces.py", "tests/test_api.py"),
+    ),
+    Bug(
+        "conflict_check_lock_retaken",
+        "locking",
+        "the conflict check runs under the lock, which is released and taken again for "
+        "the append, so another commit can slip in between (issue 10, seventh kind)",
+        (
+            Edit(
+                "_store.py",
+                """                        "its keys: run the transaction again"
+                    )
+            now = self._now()
+""",
+                """                        "its keys: run the transaction again"
+                    )
+        with self._lock:
+            self._check(snapshot)
+            now = self._now()
+""",
+            ),
+        ),
+        """
+store = kv.open_memory(clock=Clock())
+committed(store, ("n", 0))
+mine, theirs = store.current(), store.current()
+mine.insert(0, "n", mine.get(0, "n") + 1)
+theirs.insert(0, "n", theirs.get(0, "n") + 1)
+results = []
+gap = GapLock(lambda: results.append("theirs " + outcome(theirs.commit)))
+store._lock = gap
+results.append("mine " + outcome(mine.commit))
+if not gap.fired:
+    results.append("theirs " + outcome(theirs.commit))
+print(results)
+""",
+        "['mine committed', 'theirs TransactionConflict']",
+        ("tests/test_serializability.py", "tests/test_threads.py"),
+    ),
+)
