@@ -289,3 +289,19 @@ def test_each_thread_may_use_the_transactions_it_started(store: kv.KvStore) -> N
         thread.join()
     tx = store.current()
     assert [tx.get(number, "key") for number in range(4)] == [0, 1, 2, 3]
+
+
+def test_a_storage_whose_opening_failed_is_collected_silently(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`_logfile` `LogFile.__del__` 5 (`getattr(self, "_handle")` without a default): a
+    storage refused before it had a handle raised AttributeError when collected, which
+    Python prints as "Exception ignored in ... __del__"."""
+    unraisable: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    for storage in (kv.FileStorage, kv.ReadOnlyFileStorage):
+        for path in ("", 3):
+            with pytest.raises(kv.InvalidArgument):
+                storage(path)  # type: ignore[arg-type]
+    gc.collect()
+    assert unraisable == []
