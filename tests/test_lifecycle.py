@@ -305,3 +305,19 @@ def test_a_storage_whose_opening_failed_is_collected_silently(
                 storage(path)  # type: ignore[arg-type]
     gc.collect()
     assert unraisable == []
+
+
+@pytest.mark.parametrize("readonly", [False, True], ids=["writer", "reader"])
+def test_a_dropped_store_is_closed_when_warnings_are_errors(path: Path, readonly: bool) -> None:
+    """`_logfile` `LogFile.__del__` 9 (`suppress(None)` around the warning): under
+    `-W error` the warning raised, the handle was never closed, and the log's file
+    stayed open for the life of the process."""
+    kv.open(path).close()
+    handles = len(os.listdir("/proc/self/fd"))
+    store = kv.open(path, readonly=readonly)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        del store
+        gc.collect()
+    assert len(os.listdir("/proc/self/fd")) == handles
+    assert open_elsewhere(path) == "opened"
