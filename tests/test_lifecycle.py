@@ -296,7 +296,8 @@ def test_a_storage_whose_opening_failed_is_collected_silently(
 ) -> None:
     """`_logfile` `LogFile.__del__` 5 (`getattr(self, "_handle")` without a default): a
     storage refused before it had a handle raised AttributeError when collected, which
-    Python prints as "Exception ignored in ... __del__"."""
+    Python prints as "Exception ignored in ... __del__"; and 23 (`suppress(None)` around
+    the close, which raises AttributeError there too)."""
     unraisable: list[Any] = []
     monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
     for storage in (kv.FileStorage, kv.ReadOnlyFileStorage):
