@@ -707,3 +707,13 @@ def test_concurrent_readers_see_consistent_snapshots(store: kv.KvStore) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def test_a_long_value_with_int_map_keys_round_trips(store: kv.KvStore) -> None:
+    """`_codec` `_decodes_too_deep` 27 (`strict_map_key=True` where a value longer than
+    MAX_DEPTH bytes is decoded back to count its containers): such a value with int map
+    keys was refused as unstorable. Short ones take the other path."""
+    value = {i: [f"value {i}"] for i in range(40)}
+    key = {1: "a key longer than one hundred and twenty-eight bytes " * 3}
+    commit(store, (0, key, value))
+    assert store.current().get(0, key) == value
