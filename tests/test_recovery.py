@@ -962,3 +962,25 @@ def test_a_copy_that_fails_leaves_the_log_uncut_and_no_temporary() -> None:
     assert file_system.files() == {PATH: data}
     with pytest.warns(kv.RecoveryWarning):  # a later open, with a working disk, cuts it
         kv.KvStore.open(kv.FileStorage(PATH, file_system=SimulatedFileSystem({PATH: data}))).close()
+
+
+@pytest.mark.parametrize(
+    "opener",
+    [
+        pytest.param(kv.open, id="kv.open"),
+        pytest.param(lambda path: kv.KvStore.open(kv.FileStorage(path)), id="KvStore.open"),
+    ],
+)
+def test_the_recovery_warning_points_at_the_callers_open(
+    tmp_path: Path, opener: Callable[[Path], kv.KvStore]
+) -> None:
+    """`_opening` `cut_tail` 36 (`stacklevel=4` for 3) survived because no test looked at
+    where the warning points; it pointed at a line of `_store.py` (`KvStore._recover`
+    put one more frame between the caller and `cut_tail`), so a filter by the caller's
+    module never matched it. Now it names the first frame outside the package."""
+    path = tmp_path / "store.aeon"
+    last_transaction_flipped(path)
+    with pytest.warns(kv.RecoveryWarning) as warned:
+        opener(path).close()
+    [warning] = warned
+    assert warning.filename == __file__
