@@ -974,3 +974,12 @@ def test_a_clock_at_the_largest_timestamp_is_in_range() -> None:
         with store.current() as tx:
             tx.insert(0, "k", 1)
         assert store.current().last_updated() == 2**48 - 1
+
+def test_a_long_value_with_int_map_keys_round_trips(store: kv.KvStore) -> None:
+    """`_codec` `_decodes_too_deep` 27 (`strict_map_key=True` where a value longer than
+    MAX_DEPTH bytes is decoded back to count its containers): such a value with int map
+    keys was refused as unstorable. Short ones take the other path."""
+    value = {i: [f"value {i}"] for i in range(40)}
+    key = {1: "a key longer than one hundred and twenty-eight bytes " * 3}
+    commit(store, (0, key, value))
+    assert store.current().get(0, key) == value

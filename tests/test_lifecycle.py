@@ -289,3 +289,36 @@ def test_each_thread_may_use_the_transactions_it_started(store: kv.KvStore) -> N
         thread.join()
     tx = store.current()
     assert [tx.get(number, "key") for number in range(4)] == [0, 1, 2, 3]
+
+
+def test_a_storage_whose_opening_failed_is_collected_silently(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`_logfile` `LogFile.__del__` 5 (`getattr(self, "_handle")` without a default): a
+    storage refused before it had a handle raised AttributeError when collected, which
+    Python prints as "Exception ignored in ... __del__"; and 23 (`suppress(None)` around
+    the close, which raises AttributeError there too)."""
+    unraisable: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    for storage in (kv.FileStorage, kv.ReadOnlyFileStorage):
+        for path in ("", 3):
+            with pytest.raises(kv.InvalidArgument):
+                storage(path)  # type: ignore[arg-type]
+    gc.collect()
+    assert unraisable == []
+
+
+@pytest.mark.parametrize("readonly", [False, True], ids=["writer", "reader"])
+def test_a_dropped_store_is_closed_when_warnings_are_errors(path: Path, readonly: bool) -> None:
+    """`_logfile` `LogFile.__del__` 9 (`suppress(None)` around the warning): under
+    `-W error` the warning raised, the handle was never closed, and the log's file
+    stayed open for the life of the process."""
+    kv.open(path).close()
+    handles = len(os.listdir("/proc/self/fd"))
+    store = kv.open(path, readonly=readonly)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        del store
+        gc.collect()
+    assert len(os.listdir("/proc/self/fd")) == handles
+    assert open_elsewhere(path) == "opened"

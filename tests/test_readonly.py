@@ -615,3 +615,20 @@ TestReadersAgainstSpec.settings = settings(
     stateful_step_count=30,
     deadline=None,
 )
+
+
+# ---------------------------------------------------------------------------
+# Written against mutants (docs/mutation-testing.md, "Fourth run")
+
+
+def test_a_read_only_storage_refuses_to_keep_a_tail_aside(written: Path) -> None:
+    """`_readonly` `ReadOnlyFileStorage.keep_aside` 3, 4: no test called it, and a call
+    without the store's name raised TypeError, not ReadOnlyStore."""
+    before = sorted(os.listdir(written.parent))
+    storage = kv.ReadOnlyFileStorage(written)
+    try:
+        with pytest.raises(kv.ReadOnlyStore, match="cannot keep a damaged tail aside"):
+            storage.keep_aside(0, b"x")
+    finally:
+        storage.close()
+    assert sorted(os.listdir(written.parent)) == before

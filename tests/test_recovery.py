@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import os
 import random
 import sqlite3
 import warnings
@@ -1127,3 +1128,26 @@ def test_a_valid_transaction_behind_many_overlapping_chains_is_found_in_linear_w
         kv.KvStore.open(kv.MemoryStorage(good + tail))
     assert raised.value.offset == len(good)
     assert crc_bytes <= 5 * len(good + tail)
+
+@pytest.mark.parametrize(
+    "opener",
+    [
+        pytest.param(kv.open, id="kv.open"),
+        pytest.param(lambda path: kv.KvStore.open(kv.FileStorage(path)), id="KvStore.open"),
+    ],
+)
+def test_the_recovery_warning_points_at_the_callers_open(
+    tmp_path: Path, opener: Callable[[Path], kv.KvStore]
+) -> None:
+    """`_opening` `cut_tail` 36 (`stacklevel=4` for 3) survived because no test looked at
+    where the warning points; it pointed at a line of `_store.py` (`KvStore._recover`
+    put one more frame between the caller and `cut_tail`), so a filter by the caller's
+    module never matched it. Now it names the first frame outside the package."""
+    path = tmp_path / "store.aeon"
+    last_transaction_flipped(path)
+    with pytest.warns(kv.RecoveryWarning) as warned:
+        opener(path).close()
+    [warning] = warned
+    assert Path(warning.filename).parent != Path(kv.__file__).parent
+    if "MUTANT_UNDER_TEST" not in os.environ:  # mutmut's trampoline is a frame outside
+        assert warning.filename == __file__

@@ -8,6 +8,7 @@ with `appended_transactions`.
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 from ._errors import CorruptStore, RecoveryWarning
@@ -32,9 +33,23 @@ def cut_tail(storage: Storage, end: int, size: int, *, damaged: bool) -> CutTail
             f"transaction?); they were first copied to {copy!r}, and the store holds the "
             "transactions before them: keep the copy if those bytes may matter, or delete it"
         ),
-        stacklevel=3,
+        stacklevel=_caller_level(),
     )
     return CutTail(end, size - end, "damaged", copy)
+
+
+def _caller_level() -> int:
+    """The `stacklevel` that points a warning at the first frame outside this package:
+    the user's `kv.open` or `KvStore.open` call, which reach here through more or fewer
+    of our frames."""
+    level, frame = 2, sys._getframe(2)
+    while frame.f_back is not None and frame.f_globals["__name__"].startswith(_PACKAGE):
+        level, frame = level + 1, frame.f_back
+    return level
+
+
+_PACKAGE = __name__.rpartition(".")[0] + "."
+"""The prefix of this package's modules (not of assemblage_kv_oracle's)."""
 
 
 def publisher(index: Index) -> OnTransaction:
