@@ -14,8 +14,8 @@ import threading
 import pytest
 
 import assemblage_kv as kv
+from assemblage_kv_oracle.commands import main
 from assemblage_kv_oracle.concurrency import Schedule, explore, first_finding
-from assemblage_kv_oracle.concurrency.__main__ import main
 from assemblage_kv_oracle.concurrency.explore import SEEDED, STORAGES, WORKLOADS
 from assemblage_kv_oracle.concurrency.run import (
     ControlledStorage,
@@ -122,7 +122,7 @@ def test_a_finding_says_how_to_rerun_it(capsys: pytest.CaptureFixture[str]) -> N
     assert finding is not None
     rerun = next(line for line in str(finding).splitlines() if line.startswith("rerun: "))
     command = shlex.split(rerun.removeprefix("rerun: "))
-    assert command[1:3] == ["-m", "assemblage_kv_oracle.concurrency"]
+    assert command[1:4] == ["-m", "assemblage_kv_oracle", "schedules"]
     assert main(command[3:]) == 1
     printed = capsys.readouterr().out
     assert str(finding) in printed

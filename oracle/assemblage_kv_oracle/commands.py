@@ -3,6 +3,7 @@
     crash campaign [--seconds 60 --seed 1 ...]   the main job (also: assemblage-kv-crash-fuzz)
     trace record OUT [--seed 1 --count 400]      write the conformance corpus
     trace replay PATH... [--against both]        replay traces (and reproducers' crashes)
+    schedules --seed N | --seeds A:B [...]       threads under seeded schedules (concurrency)
 
 Results go to stdout, progress and errors to stderr. Exit status: 0 when everything
 checked passed, 1 when something diverged, 2 when the command checked nothing (a bad
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from assemblage_kv_oracle import seeded
+from assemblage_kv_oracle.concurrency import command as schedules
 from assemblage_kv_oracle.corpus import corpus
 from assemblage_kv_oracle.crashes.campaign import MODELS, StatusLine, Totals, campaign, status
 from assemblage_kv_oracle.crashes.findings import Budget
@@ -116,7 +118,7 @@ def add_campaign_arguments(parser: argparse.ArgumentParser) -> None:
 def parser() -> argparse.ArgumentParser:
     """`python -m assemblage_kv_oracle` and its subcommands."""
     top = _Parser(prog=PROG, description="The assemblage-kv oracle's commands.")
-    groups = top.add_subparsers(dest="group", required=True, metavar="{crash,trace}")
+    groups = top.add_subparsers(dest="group", required=True, metavar="{crash,trace,schedules}")
     crash = groups.add_parser("crash", help="crash consistency").add_subparsers(
         dest="command", required=True
     )
@@ -142,12 +144,19 @@ def parser() -> argparse.ArgumentParser:
         "--storage", choices=["auto", "memory", "file"], default="auto",
         help="one of auto (a file when the trace reopens), memory, file (default: auto)",
     )
+    schedules.add_arguments(groups.add_parser(
+        "schedules", help="threads' transactions under seeded schedules (docs/concurrency.md)",
+        description=schedules.DESCRIPTION,
+    ))  # fmt: skip
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; its exit status."""
-    args = parser().parse_args(argv)
+    top = parser()
+    args = top.parse_args(argv)
+    if args.group == "schedules":
+        return schedules.run(args, top)
     with seeded.elsewhere():
         if args.group == "crash":
             return crash_campaign(args, PROG + " crash campaign")

@@ -79,7 +79,8 @@ class Schedule:
             [
                 sys.executable,
                 "-m",
-                "assemblage_kv_oracle.concurrency",
+                "assemblage_kv_oracle",
+                "schedules",
                 f"--seed={self.seed}",
                 f"--workload={self.workload}",
                 f"--variant={self.variant}",

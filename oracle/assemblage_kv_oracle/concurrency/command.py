@@ -1,4 +1,4 @@
-"""Rerun one schedule, or search a range of seeds: `python -m assemblage_kv_oracle.concurrency`.
+"""`python -m assemblage_kv_oracle schedules`: rerun one schedule, or search a range of seeds.
 
 `--seed N` runs one schedule and prints its steps; `--seeds A:B` runs seeds A to B-1
 and stops at the first that fails (a longer search than the test suite's); `--bound K`
@@ -54,12 +54,15 @@ def _bounded(template: Schedule, bound: int) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m assemblage_kv_oracle.concurrency",
-        description="Run threads' transactions under seeded schedules and check each "
-        "outcome against a serial order the spec accepts (docs/concurrency.md).",
-    )
+DESCRIPTION = (
+    "Run threads' transactions under seeded schedules and check each outcome against a "
+    "serial order the spec accepts (docs/concurrency.md). Exit status 0: every schedule "
+    "serializable; 1: one was not (it is printed with its rerun command)."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's options, on the parser `commands.py` gives it."""
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--seed", type=int, help="run this one schedule and print its steps")
     which.add_argument("--seeds", type=_seeds, help="search START:STOP for a failing schedule")
@@ -98,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help="with --seed: search every schedule with at most BOUND preemptions",
     )
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Run the schedules `args` name; the exit status."""
     if args.bound is not None:
         if args.seed is None or args.bound < 0:
             parser.error("--bound needs --seed, and a bound of 0 or more")
@@ -121,6 +127,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(seeds)} schedule(s) from seed {seeds[0]}: all serializable")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
