@@ -29,6 +29,7 @@ from assemblage_kv_oracle.crashes.findings import Budget
 from assemblage_kv_oracle.crashes.persistence import PersistenceModel, model_named
 from assemblage_kv_oracle.crashes.planted import PLANTED, seams_named
 from assemblage_kv_oracle.crashes.reproducer import replay, shrink, write_reproducer
+from assemblage_kv_oracle.crashes.run import LAYOUTS
 from assemblage_kv_oracle.program import TraceError
 from assemblage_kv_oracle.trace_format import FORMAT, dumps, load, trace_files
 from assemblage_kv_oracle.traces import Mismatch, Storage, Target
@@ -68,6 +69,14 @@ _positive = _number(int, 1, "an integer of at least 1")
 _natural = _number(int, 0, "an integer of at least 0")
 
 
+def _store(text: str) -> str:
+    try:
+        seams_named(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 def _models(text: str) -> list[PersistenceModel]:
     names = [name.strip() for name in text.split(",") if name.strip()]
     if not names:
@@ -105,9 +114,10 @@ def add_campaign_arguments(parser: argparse.ArgumentParser) -> None:
         help="crash states per crash point of a recovery, at least 0 (default: 8)",
     )
     parser.add_argument(
-        "--store", choices=STORES, default="real", metavar="STORE",
-        help=f"the store: real, or a planted bug, to see one caught; one of {', '.join(STORES)} "
-        "(default: real)",
+        "--store", type=_store, default="real", metavar="STORE[@LAYOUT]",
+        help=f"the store: real, or a planted bug, to see one caught; one of {', '.join(STORES)}; "
+        f"@LAYOUT opens it only through that path layout, one of {', '.join(LAYOUTS)} "
+        "(default: real, each workload through the next layout)",
     )
     parser.add_argument(
         "--out", type=Path, default=Path("crash-reproducers"),
@@ -191,7 +201,7 @@ def crash_campaign(args: argparse.Namespace, prog: str) -> int:
     seams = seams_named(args.store)
     budget = Budget(args.states_per_point, args.recovery_states_per_point)
     names = ", ".join(model.name for model in models)
-    print(f"crash campaign: seed {seed}, store {seams.name}, models {names}", flush=True)
+    print(f"crash campaign: seed {seed}, store {seams.variant}, models {names}", flush=True)
     line = StatusLine(sys.stderr)
     totals = campaign(
         seed=seed,
