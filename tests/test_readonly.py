@@ -10,12 +10,14 @@ tests/test_state_machine.py).
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import os
 import shutil
 import tempfile
 import traceback
+import warnings
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -632,3 +634,26 @@ def test_a_read_only_storage_refuses_to_keep_a_tail_aside(written: Path) -> None
     finally:
         storage.close()
     assert sorted(os.listdir(written.parent)) == before
+
+
+@pytest.mark.parametrize("damaged", [False, True], ids=["merged", "merged-then-damaged"])
+def test_a_refresh_closes_the_file_it_leaves(written: Path, damaged: bool) -> None:
+    """`_store` `KvStore.refresh` 31 (`_close_quietly(None)` for the file a merge
+    replaced) and 26 (the same for the new file when reading it fails): the handle was
+    left to the garbage collector, which closes it with a ResourceWarning."""
+    with kv.open(written) as writer, kv.open(written, readonly=True) as reader:
+        writer.merge()
+        commit(writer, ("d", 6))
+        if damaged:  # damage followed by a valid transaction: CorruptStore
+            data = bytearray(written.read_bytes())
+            data[3] ^= 0xFF
+            written.write_bytes(bytes(data))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if damaged:
+                with pytest.raises(kv.CorruptStore):
+                    reader.refresh()
+            else:
+                reader.refresh()
+            gc.collect()
+        assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []

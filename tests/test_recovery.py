@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import random
@@ -1151,3 +1152,17 @@ def test_the_recovery_warning_points_at_the_callers_open(
     assert Path(warning.filename).parent != Path(kv.__file__).parent
     if "MUTANT_UNDER_TEST" not in os.environ:  # mutmut's trampoline is a frame outside
         assert warning.filename == __file__
+
+
+def test_a_copy_aside_is_named_by_the_cut_offset_and_16_hex_digits_of_its_digest(
+    tmp_path: Path,
+) -> None:
+    """`_storage` `aside_name` 2 (17 hex digits of the digest): the name of the copy is
+    documented (docs/semantics.md, "Recovery"), and no test looked past its prefix."""
+    path = tmp_path / "store.aeon"
+    data, start = last_transaction_flipped(path)
+    with pytest.warns(kv.RecoveryWarning), kv.open(path) as store:
+        cut = store.recovery
+    assert cut is not None and cut.copy is not None
+    digest = hashlib.sha256(data[start:]).hexdigest()[:16]
+    assert Path(cut.copy).name == f"store.aeon.cut-at-{start}-{digest}"
