@@ -11,8 +11,8 @@ The working tree is never modified: each bug goes into a temporary copy of the f
 git tracks (and untracked ones it does not ignore), made a repository of its own, whose
 impl/, spec/ and oracle/ come first on PYTHONPATH, ahead of the editable install
 (checked before the tests run). The bug's own test files run first, with -x; if they
-pass, the rest of the default suite. The first failing test counts only if it passes
-once the bug is taken out of the copy again.
+pass, the rest of the default suite. The first failing test counts only if it fails
+again when run alone, and passes once the bug is taken out of the copy.
 docs/mutation-testing.md, "Planted bugs".
 """
 
@@ -106,14 +106,13 @@ def _pytest(tree: Path, arguments: Sequence[str], timeout: float) -> str | None:
 def check(bug: Bug, timeout: float) -> tuple[bool, str]:
     """Plant `bug` in a copy and run the tests: (caught, the first test that failed).
 
-    A failing test counts only if it passes once the bug is taken out again: a test that
-    fails by chance (under load, say) must not pass for a catch.
+    A failing test counts only if it fails again, and passes once the bug is taken out:
+    a test that fails by chance (under load, say) must not pass for a catch.
     """
     with tempfile.TemporaryDirectory(prefix=f"planted-{bug.name}-") as temporary:
         tree = Path(temporary)
         _copy_tree(tree)
-        package = tree / "impl" / "assemblage_kv"
-        plant(bug, package)
+        plant(bug, tree / "impl" / "assemblage_kv")
         _check_imports_copy(tree)
         named = [test for test in bug.tests if (tree / test).exists()]
         failed = _pytest(tree, named, timeout) if named else None
@@ -123,13 +122,25 @@ def check(bug: Bug, timeout: float) -> tuple[bool, str]:
             return False, ""
         if not failed.startswith("tests/"):
             return True, failed  # a hang, or a crash of pytest itself
-        shutil.rmtree(package)
-        shutil.copytree(
-            ROOT / "impl" / "assemblage_kv", package, ignore=shutil.ignore_patterns("__pycache__")
-        )
-        if _pytest(tree, [failed], timeout) is None:
-            return True, failed
-        return False, f"only {failed}, which fails without the bug too"
+        return _confirmed(tree, failed, timeout)
+
+
+def _confirmed(tree: Path, failed: str, timeout: float) -> tuple[bool, str]:
+    """Is the test that failed on the bug a catch? It must fail again on the bug, and
+    pass without it; each run starts without Hypothesis's saved examples."""
+    database = tree / ".hypothesis"
+    shutil.rmtree(database, ignore_errors=True)
+    if _pytest(tree, [failed], timeout) is None:
+        return False, f"by chance: {failed} failed once, passed when run again"
+    shutil.rmtree(database, ignore_errors=True)
+    package = tree / "impl" / "assemblage_kv"
+    shutil.rmtree(package)
+    shutil.copytree(
+        ROOT / "impl" / "assemblage_kv", package, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    if _pytest(tree, [failed], timeout) is None:
+        return True, failed
+    return False, f"only {failed}, which fails without the bug too"
 
 
 def _demo_output(package_parent: Path, demo: str) -> str:
