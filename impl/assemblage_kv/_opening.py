@@ -43,7 +43,7 @@ def _caller_level() -> int:
     the user's `kv.open` or `KvStore.open` call, which reach here through more or fewer
     of our frames."""
     level, frame = 2, sys._getframe(2)
-    while frame.f_back is not None and frame.f_globals["__name__"].startswith(_PACKAGE):
+    while frame.f_back is not None and str(frame.f_globals.get("__name__", "")).startswith(_PACKAGE):
         level, frame = level + 1, frame.f_back
     return level
 
