@@ -43,9 +43,13 @@ def _caller_level() -> int:
     the user's `kv.open` or `KvStore.open` call, which reach here through more or fewer
     of our frames."""
     level, frame = 2, sys._getframe(2)
-    while frame.f_back is not None and str(frame.f_globals.get("__name__", "")).startswith(_PACKAGE):
+    while frame.f_back is not None and _ours(frame.f_globals):
         level, frame = level + 1, frame.f_back
     return level
+
+
+def _ours(module: dict[str, object]) -> bool:
+    return str(module.get("__name__", "")).startswith(_PACKAGE)
 
 
 _PACKAGE = __name__.rpartition(".")[0] + "."
