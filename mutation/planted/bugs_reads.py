@@ -299,6 +299,6 @@ if not gap.fired:
 print(results)
 """,
         "['mine committed', 'theirs TransactionConflict']",
-        ("tests/test_serializability.py", "tests/test_threads.py"),
+        ("tests/test_schedules.py", "tests/test_serializability.py"),
     ),
 )
