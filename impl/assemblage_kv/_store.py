@@ -46,7 +46,7 @@ from ._errors import (
 )
 from ._filestorage import FileStorage
 from ._format import MAX_TIMESTAMP, encode_commit, encode_entry
-from ._index import Index, Version, visible
+from ._index import LENGTH_BITS, LENGTH_MASK, Index, Version, latest, limit, visible
 from ._lock import Mutex
 from ._merging import merged_log
 from ._opening import appended_transactions, cut_tail, publisher
@@ -215,12 +215,12 @@ class KvStore:
         with self._lock:
             self._check()
             now = self._now()
-            latest = self._index.latest_timestamp
+            last = self._index.latest_timestamp
             snapshot = Snapshot(
                 self._index.length,
                 self._index.origin,
-                latest,
-                now if latest is None else max(now, latest),
+                last,
+                now if last is None else max(now, last),
             )
         return self._transaction(self, snapshot, next(self._serials))
 
@@ -333,7 +333,9 @@ class KvStore:
         with self._lock:
             self._check(snapshot)
             versions = self._index.slots[slot].get(key)
-            return visible(versions, snapshot.length) if versions else []
+            if versions is None:
+                return []
+            return [self._index.version(packed) for packed in visible(versions, snapshot.length)]
 
     def latest_data(
         self, snapshot: Snapshot, slot: int, key: bytes, *, unremoved: bool
@@ -343,13 +345,13 @@ class KvStore:
         with self._lock:
             self._check(snapshot)
             versions = self._index.slots[slot].get(key)
-            if not versions:
+            if versions is None:
                 return None
-            if versions[-1]._position >= snapshot.length:
-                versions = visible(versions, snapshot.length)
-            for version in reversed(versions):
-                if not version.is_removed:
-                    return self._read(version), version._position
+            for packed in reversed(visible(versions, snapshot.length)):
+                length = packed & LENGTH_MASK
+                if length:
+                    position = packed >> LENGTH_BITS
+                    return self._read(position, length), position
                 if not unremoved:
                     return None
             return None
@@ -358,7 +360,7 @@ class KvStore:
         """The value bytes of a committed, non-removed version that `snapshot` sees."""
         with self._lock:
             self._check(snapshot)
-            return self._read(version)
+            return self._read(version._position, version._length)
 
     def live_keys(self, snapshot: Snapshot, slot: int) -> dict[bytes, int]:
         """Keys of `slot` whose latest version in `snapshot` is not a removal.
@@ -369,15 +371,16 @@ class KvStore:
         with self._lock:
             self._check(snapshot)
             live = {}
+            seen_below = limit(snapshot.length)
             for key, versions in self._index.slots[slot].items():
-                latest = versions[-1]
-                if latest._position >= snapshot.length:
+                packed = latest(versions)
+                if packed >= seen_below:
                     seen = visible(versions, snapshot.length)
                     if not seen:
                         continue
-                    latest = seen[-1]
-                if not latest.is_removed:
-                    live[key] = latest._position - 1 - len(key)
+                    packed = seen[-1]
+                if packed & LENGTH_MASK:
+                    live[key] = (packed >> LENGTH_BITS) - 1 - len(key)
             return live
 
     def commit(
@@ -402,9 +405,10 @@ class KvStore:
         with self._lock:
             self._check(snapshot)
             index = self._index
+            seen_below = limit(snapshot.length)
             for slot, key in reads:
                 versions = index.slots[slot].get(key)
-                if versions and versions[-1]._position >= snapshot.length:
+                if versions is not None and latest(versions) >= seen_below:
                     raise TransactionConflict(
                         f"another transaction changed key {_describe(key)} in slot {slot} "
                         "after this one read it: run the transaction again"
@@ -421,8 +425,8 @@ class KvStore:
                     f"the clock says {now} ms, which does not fit in the log's 6-byte "
                     f"timestamps (0 to {MAX_TIMESTAMP}): check the clock"
                 )
-            latest = index.latest_timestamp
-            timestamp = now if latest is None else max(now, latest)
+            last = index.latest_timestamp
+            timestamp = now if last is None else max(now, last)
             parts.append(encode_commit(timestamp, crc))
             start = index.length
             # Set first, cleared last: whatever interrupts the append, the fsync or the
@@ -499,19 +503,18 @@ class KvStore:
             raise InvalidArgument(f"the clock returned {now!r}; it must return int milliseconds")
         return now
 
-    def _read(self, version: Version) -> bytes:
+    def _read(self, position: int, length: int) -> bytes:
         try:
-            data = self._storage.read(version._position, version._length)
+            data = self._storage.read(position, length)
         except OSError as error:
             raise StorageError(f"reading {self.name!r} failed: {error}") from error
-        if len(data) != version._length:
+        if len(data) != length:
             raise CorruptStore(
-                f"the log ends inside the value at offset {version._position}; the file "
+                f"the log ends inside the value at offset {position}; the file "
                 "was cut while open: restore it from a backup",
-                version._position,
+                position,
             )
         return data
-
 
 def open(
     path: str | os.PathLike[str], *, clock: Clock | None = None, readonly: bool = False
