@@ -203,7 +203,7 @@ def settle(
     with fs.paused():
         if store is not None:
             # Fail rather than hang: nothing must leave the store's lock held.
-            assert not store._lock.locked(), "an interrupt left the store's lock held"
+            assert not store._core.lock.locked(), "an interrupt left the store's lock held"
             try:
                 size = store.log_size()
             except kv.StorageError as error:

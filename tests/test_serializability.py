@@ -25,6 +25,7 @@ import pytest
 
 import assemblage_kv as kv
 import assemblage_kv_spec as spec
+from assemblage_kv._core import Core
 from assemblage_kv_oracle.concurrency.run import ControlledStorage, open_scheduled
 from assemblage_kv_oracle.concurrency.scheduler import Run, Scheduler
 from assemblage_kv_oracle.concurrency.strategies import RandomWalk
@@ -153,12 +154,12 @@ def test_scheduled_swaps_keep_the_ring_whole(seed: int) -> None:
 def test_without_the_conflict_check_swaps_are_lost(monkeypatch: pytest.MonkeyPatch) -> None:
     """The check has teeth: with commits that forget what they read, it fails. Under the
     scheduler the interleavings are fixed by their seeds, so this never passes by chance."""
-    commit = kv.KvStore.commit
+    commit = Core.commit
 
-    def forgetful(self: kv.KvStore, snapshot: object, reads: object, *rest: object) -> None:
+    def forgetful(self: Core, snapshot: object, reads: object, *rest: object) -> None:
         commit(self, snapshot, set(), set(), *rest[1:])  # type: ignore[arg-type]
 
-    monkeypatch.setattr(kv.KvStore, "commit", forgetful)
+    monkeypatch.setattr(Core, "commit", forgetful)
     broken = []
     for seed in range(10):
         store, run = _scheduled_ring(seed)

@@ -7,6 +7,7 @@ here, before it reaches the log.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import compress
 from typing import Any
 
@@ -123,6 +124,13 @@ def check_key_size(key: bytes) -> None:
             f"the key encodes to {len(key)} bytes; with its slot byte at most "
             f"{MAX_STORED_KEY} bytes fit in the log: use a shorter key"
         )
+
+
+def scalar_packer() -> Callable[[object], bytes]:
+    """A packer of one's own, for str, bytes, int and float keys and values: they never
+    nest, so `_pack` would check nothing more, and reusing one packer saves building
+    one per call. Not to share between threads; if it raises, use a new one."""
+    return msgpack.Packer().pack  # type: ignore[no-any-return]
 
 
 def encode_value(value: object) -> bytes:

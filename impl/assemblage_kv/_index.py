@@ -126,3 +126,24 @@ class Index:
         length = packed & LENGTH_MASK
         timestamp = self.timestamp_at(position)
         return Version(timestamp, length == 0, True, self.origin, position, length)
+
+
+def publish(
+    index: Index, start: int, commit: int, timestamp: int, entries: list[tuple[int, bytes, int]]
+) -> None:
+    """`Index.add` for a transaction appended at `start`, its entries given as (slot, key,
+    packed version relative to `start`), as `_format.encode_writes` lays them out: the
+    commit path's per-entry work, without a tuple of absolute positions per entry."""
+    base = start << LENGTH_BITS
+    slots = index.slots
+    slot_written = index.slot_written
+    for slot, key, relative in entries:
+        packed = base + relative
+        versions = slots[slot].setdefault(key, packed)
+        if versions is not packed:
+            if versions.__class__ is int:
+                slots[slot][key] = array("q", (versions, packed))
+            else:
+                versions.append(packed)  # type: ignore[union-attr]
+        slot_written[slot] = packed >> LENGTH_BITS
+    index.add(commit, timestamp, [])

@@ -80,9 +80,9 @@ class ReadOnlyTransaction(Transaction):
     def insert(self, slot: int, key: Any, value: Any) -> None:
         """Refused: the store is read-only (ReadOnlyStore)."""
         self._check_usable()
-        _refuse(self._store.name, "insert")
+        _refuse(self._core.name, "insert")
 
     def remove(self, slot: int, key: Any) -> None:
         """Refused: the store is read-only (ReadOnlyStore)."""
         self._check_usable()
-        _refuse(self._store.name, "remove")
+        _refuse(self._core.name, "remove")

@@ -4,39 +4,32 @@ Everything that makes up a transaction's state lives here: the snapshot it start
 from, the keys it read and the slots it listed (for the conflict check), its writes
 (in the order each key was first written, with the last value), and whether it is
 finished. Reads are answered from the writes first, then from the store's snapshot.
+
+`get` and `insert` are the hot paths: they check the usual arguments (an int slot; a
+str, bytes or int key) inline and take the store's lock once (a read) or not at all (an
+insert); anything unusual takes the general path, which raises the same errors in the
+same order (the store's state, then the transaction's, then the arguments).
 """
 
 from __future__ import annotations
 
-import threading
+from threading import get_ident
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
-import attrs
-
-from ._codec import check_key_size, check_slot, decode, encode_key, encode_value
+from ._codec import (
+    MAX_STORED_KEY,
+    MAX_VALUE,
+    check_key_size,
+    check_slot,
+    decode,
+    encode_key,
+    encode_value,
+    scalar_packer,
+)
+from ._core import Core, Key, Snapshot
 from ._errors import InvalidArgument, TransactionClosed, WrongProcess, WrongThread
 from ._index import Version
-
-if TYPE_CHECKING:
-    from ._store import KvStore
-
-Key = tuple[int, bytes]
-"""A key as the store handles it: slot and MessagePack-encoded key."""
-
-
-@attrs.frozen
-class Snapshot:
-    """What a transaction fixes when it starts."""
-
-    length: int
-    """Log length: the transaction sees exactly the versions before it."""
-    origin: int
-    """Index generation; a merge makes it stale."""
-    latest_timestamp: int | None
-    """The latest commit timestamp the transaction sees."""
-    start_timestamp: int
-    """max(clock, latest commit timestamp) when the transaction started."""
 
 
 class Transaction:
@@ -49,15 +42,19 @@ class Transaction:
     escapes. Get one from `KvStore.current()`.
     """
 
-    def __init__(self, store: KvStore, snapshot: Snapshot, serial: int) -> None:
-        self._store = store
+    def __init__(self, core: Core, snapshot: Snapshot, serial: int) -> None:
+        self._core = core
         self._snapshot = snapshot
         self._serial = serial
         self._reads: set[Key] = set()
         self._listed: set[int] = set()
         self._writes: dict[Key, bytes | None] = {}
         self._finished = False
-        self._thread = threading.get_ident()
+        self._thread = get_ident()
+        self._pack = scalar_packer()
+        # Encoded keys by (type, key), for exact str, bytes and int keys only: 1, True
+        # and 1.0 are equal, and so are (1,) and (True,), but they encode differently.
+        self._encoded: dict[tuple[type, Any], bytes] = {}
 
     def __enter__(self) -> Transaction:
         return self
@@ -85,12 +82,25 @@ class Transaction:
 
     def get(self, slot: int, key: Any, default: Any = None) -> Any:
         """The latest value of the key, or `default` if it is absent or removed."""
-        read = self._read(slot, key)
-        if read in self._writes:
-            self._store.check(self._snapshot)
-            written = self._writes[read]
+        # _read, inlined: this is the hot path.
+        encoded = None
+        if slot.__class__ is int and 0 <= slot <= 255 and not self._finished:
+            kind = key.__class__
+            if (kind is str or kind is bytes or kind is int) and get_ident() == self._thread:
+                encoded = self._encoded.get((kind, key))
+                if encoded is None:
+                    encoded = self._encode_new(kind, key)
+        if encoded is None:
+            read = self._read(slot, key)
+        else:
+            read = (slot, encoded)
+            self._reads.add(read)
+        writes = self._writes
+        if writes and read in writes:
+            self._core.checked(self._snapshot)
+            written = writes[read]
             return default if written is None else decode(written, -1)
-        found = self._store.latest_data(self._snapshot, *read, unremoved=False)
+        found = self._core.latest_data(self._snapshot, *read, unremoved=False)
         return default if found is None else decode(*found)
 
     def get_unremoved(self, slot: int, key: Any, default: Any = None) -> Any:
@@ -98,9 +108,9 @@ class Transaction:
         read = self._read(slot, key)
         written = self._writes.get(read)
         if written is not None:
-            self._store.check(self._snapshot)
+            self._core.checked(self._snapshot)
             return decode(written, -1)
-        found = self._store.latest_data(self._snapshot, *read, unremoved=True)
+        found = self._core.latest_data(self._snapshot, *read, unremoved=True)
         return default if found is None else decode(*found)
 
     def versions(self, slot: int, key: Any) -> list[Version]:
@@ -124,7 +134,7 @@ class Transaction:
         if version.is_removed:
             return default
         if version.is_committed:
-            return decode(self._store.data(self._snapshot, version), version._position)
+            return decode(self._core.data(self._snapshot, version), version._position)
         written = self._writes[read]
         return default if written is None else decode(written, -1)
 
@@ -133,7 +143,7 @@ class Transaction:
         self._check_usable()
         slot = check_slot(slot)
         self._listed.add(slot)
-        live = self._store.live_keys(self._snapshot, slot)
+        live = self._core.live_keys(self._snapshot, slot)
         for (written_slot, key), written in self._writes.items():
             if written_slot != slot:
                 continue
@@ -147,15 +157,46 @@ class Transaction:
         """The start timestamp if this transaction wrote anything, else the latest
         commit timestamp it sees, else None (an empty store)."""
         self._check_usable()
-        self._store.check(self._snapshot)
+        self._core.checked(self._snapshot)
         if self._writes:
             return self._snapshot.start_timestamp
         return self._snapshot.latest_timestamp
 
     def insert(self, slot: int, key: Any, value: Any) -> None:
         """Set the key to `value` when this transaction commits."""
-        written = self._write(slot, key)
-        self._writes[written] = encode_value(value)
+        core = self._core
+        if (
+            slot.__class__ is int
+            and 0 <= slot <= 255
+            and not self._finished
+            and get_ident() == self._thread
+            and core.failure is None  # unlocked: if set, even briefly, the general path
+            and not core.closed
+            and not core.forked
+        ):
+            kind = key.__class__
+            encoded = None
+            if kind is str or kind is bytes or kind is int:
+                encoded = self._encoded.get((kind, key)) or self._encode_new(kind, key)
+            if encoded is None:
+                encoded = encode_key(key)
+            if len(encoded) >= MAX_STORED_KEY:
+                check_key_size(encoded)
+            written = (slot, encoded)
+        else:
+            written = self._write(slot, key)
+        kind = value.__class__
+        if kind is bytes or kind is str or kind is int or kind is float:
+            try:
+                data = self._pack(value)
+            except Exception:  # encode_value says what is wrong
+                self._pack = scalar_packer()
+                data = encode_value(value)
+            if len(data) > MAX_VALUE:
+                data = encode_value(value)
+        else:
+            data = encode_value(value)
+        self._writes[written] = data
 
     def remove(self, slot: int, key: Any) -> None:
         """Remove the key ("move it to the trash") when this transaction commits."""
@@ -171,9 +212,9 @@ class Transaction:
         self._finished = True
         writes, self._writes = self._writes, {}
         if writes:
-            self._store.commit(self._snapshot, self._reads, self._listed, writes)
+            self._core.commit(self._snapshot, self._reads, self._listed, writes)
         else:
-            self._store.check(self._snapshot)
+            self._core.checked(self._snapshot)
 
     def abort(self) -> None:
         """Discard the writes; the transaction is finished."""
@@ -183,8 +224,8 @@ class Transaction:
 
     def _check_usable(self) -> None:
         # The store's state first (closed, failed), then the transaction's own.
-        self._store.check()
-        if threading.get_ident() != self._thread:
+        self._core.checked()
+        if get_ident() != self._thread:
             raise WrongThread(
                 "this transaction belongs to the thread that started it: start one in "
                 "this thread with store.current() (a store may be shared, a transaction not)"
@@ -197,18 +238,38 @@ class Transaction:
 
     def _read(self, slot: int, key: Any) -> Key:
         self._check_usable()
-        read = (check_slot(slot), encode_key(key))
+        read = (check_slot(slot), self._encode(key))
         self._reads.add(read)
         return read
 
     def _write(self, slot: int, key: Any) -> Key:
         self._check_usable()
-        written = (check_slot(slot), encode_key(key))
+        written = (check_slot(slot), self._encode(key))
         check_key_size(written[1])
         return written
 
+    def _encode(self, key: Any) -> bytes:
+        """encode_key(key), remembered for exact str, bytes and int keys."""
+        kind = key.__class__
+        if kind is str or kind is bytes or kind is int:
+            encoded = self._encoded.get((kind, key)) or self._encode_new(kind, key)
+            if encoded is not None:
+                return encoded
+        return encode_key(key)
+
+    def _encode_new(self, kind: type, key: Any) -> bytes | None:
+        """Encode a str, bytes or int key and remember it; None if it cannot be encoded
+        (the caller's general path raises the error)."""
+        try:
+            encoded: bytes = self._pack(key)
+        except Exception:  # the general path says what is wrong
+            self._pack = scalar_packer()
+            return None
+        self._encoded[(kind, key)] = encoded
+        return encoded
+
     def _versions(self, read: Key) -> list[Version]:
-        versions = self._store.versions(self._snapshot, *read)
+        versions = self._core.versions(self._snapshot, *read)
         if read in self._writes:
             is_removed = self._writes[read] is None
             own = Version(self._snapshot.start_timestamp, is_removed, False, -self._serial, -1, -1)

@@ -1,12 +1,12 @@
 """Run threads' programs on one store under the scheduler, and record what happened.
 
 The store is put together from seams only: its lock is the scheduler's `ControlledLock`
-(the `Mutex` seam of `KvStore`), its storage a `MemoryStorage` or a `FileStorage` on a
-simulated disk (files.py), behind `ControlledStorage`. Its calls (or the file calls
-beneath them) are sync points, and it logs the appends and replaces in order: that order
-is the log's, so it is the serial order the check replays. Each transaction's record
-says what each op answered and how many of those events had happened when it began and
-ended, which is all the check needs to place it.
+(the `Mutex` seam of the store's `Core`), its storage a `MemoryStorage` or a
+`FileStorage` on a simulated disk (files.py), behind `ControlledStorage`. Its calls (or
+the file calls beneath them) are sync points, and it logs the appends and replaces in
+order: that order is the log's, so it is the serial order the check replays. Each
+transaction's record says what each op answered and how many of those events had
+happened when it began and ended, which is all the check needs to place it.
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ def open_scheduled(
 ) -> kv.KvStore:
     """A store on `storage` whose lock is `lock`: open it before the run, share it in it."""
     store = kv.KvStore.open(storage, clock=clock)
-    store._lock = lock  # the Mutex seam
+    store._core.lock = lock  # the Mutex seam
     return store
 
 
