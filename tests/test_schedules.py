@@ -8,6 +8,7 @@ machine and under any load. A failure prints its seed and a command that reruns 
 from __future__ import annotations
 
 import functools
+import re
 import shlex
 import threading
 
@@ -65,11 +66,13 @@ def test_a_commit_that_lets_another_in_between_check_and_append_is_found(
 @pytest.mark.parametrize(("storage", "bound"), [("memory", 2), ("file", 1)])
 def test_every_schedule_with_few_preemptions_is_serializable(storage: str, bound: int) -> None:
     """Not a sample: all schedules of two lost-update threads with at most `bound`
-    preemptions (switches away from a thread that could go on)."""
+    preemptions (switches away from a thread that could go on). How many there are
+    depends on the store's sync points: 28 on a file since a read takes the store's
+    lock once and an insert not at all."""
     template = Schedule(0, "lost-update", "real", "systematic", storage)
     result = search(template, bound, limit=1_000)
     assert result.finding is None, str(result.finding)
-    assert result.complete and result.schedules > 30
+    assert result.complete and result.schedules > 20
 
 
 @pytest.mark.parametrize("storage", STORAGES)
@@ -126,7 +129,9 @@ def test_a_finding_says_how_to_rerun_it(capsys: pytest.CaptureFixture[str]) -> N
     assert main(command[3:]) == 1
     printed = capsys.readouterr().out
     assert str(finding) in printed
-    assert "storage.append  (t1.1 commit)" in printed  # the steps, with what each thread did
+    # the steps, with what each thread did (which commit appends depends on the store's
+    # sync points)
+    assert re.search(r"t\d: storage\.append  \(t\d\.\d commit\)", printed), printed
 
 
 def test_a_file_store_interleaves_at_its_file_calls() -> None:

@@ -16,6 +16,7 @@ import os
 import stat
 import sys
 import threading
+from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
 try:
@@ -232,6 +233,19 @@ class OsFileSystem:
         except FileNotFoundError:
             return None
         return FileId(status.st_dev, status.st_ino, stat.S_ISDIR(status.st_mode))
+
+
+def direct_pread(file_system: FileSystem) -> Callable[[int, int, int], bytes] | None:
+    """`os.pread` itself (handle, length, offset) where reading through `file_system` is
+    exactly that call: the real file system, not a subclass (which may count, fail or
+    cut reads), on a platform with pread; else None. A value read is then one call less."""
+    if type(file_system) is OsFileSystem and _HAS_PREAD:
+        return os.pread
+    return None
+
+
+_HAS_PREAD = hasattr(os, "pread")
+"""Whether `OsFileSystem.pread` is os.pread: both decided once, at import."""
 
 
 def _write_all(handle: int, data: bytes) -> None:

@@ -13,7 +13,7 @@ import os
 import warnings
 
 from ._errors import InvalidArgument, StorageError
-from ._filesystem import FileSystem, OsFileSystem
+from ._filesystem import FileSystem, OsFileSystem, direct_pread
 
 
 class LogFile:
@@ -30,6 +30,7 @@ class LogFile:
             raise InvalidArgument("path is empty: give the path of the store's file")
         self._name = name
         self._file_system = file_system if file_system is not None else OsFileSystem()
+        self._os_pread = direct_pread(self._file_system)
         # The resolved path: every name of one file shares a lock, and a merge renames
         # over the file itself, not over a symbolic link to it.
         self._path = os.path.realpath(name)
@@ -48,7 +49,18 @@ class LogFile:
         return self._file_system.size(self._open_handle())
 
     def read(self, offset: int, length: int) -> bytes:
-        handle = self._open_handle()
+        handle = self._handle if self._handle is not None else self._open_handle()
+        direct = self._os_pread
+        if direct is not None:
+            # The usual case in one call: a pread that returns all of it.
+            data = direct(handle, length, offset)
+            if len(data) == length or not data:
+                return data
+            return data + self._read_all(handle, offset + len(data), length - len(data))
+        return self._read_all(handle, offset, length)
+
+    def _read_all(self, handle: int, offset: int, length: int) -> bytes:
+        """`length` bytes from `offset` through the file system, continuing short reads."""
         parts = []
         while length > 0:
             part = self._file_system.pread(handle, offset, length)
