@@ -154,7 +154,14 @@ class Core:
                 if not length:
                     return None
                 position = versions >> LENGTH_BITS
-                return self.read(position, length), position
+                # self.read, inlined: this is the hot path.
+                try:
+                    data = self.storage.read(position, length)
+                except OSError as error:
+                    self._read_failed(error)
+                if len(data) != length:
+                    self._cut_at(position)
+                return data, position
             for packed in reversed(visible(versions, snapshot.length)):
                 length = packed & LENGTH_MASK
                 if length:
@@ -289,11 +296,17 @@ class Core:
         try:
             data = self.storage.read(position, length)
         except OSError as error:
-            raise StorageError(f"reading {self.name!r} failed: {error}") from error
+            self._read_failed(error)
         if len(data) != length:
-            raise CorruptStore(
-                f"the log ends inside the value at offset {position}; the file "
-                "was cut while open: restore it from a backup",
-                position,
-            )
+            self._cut_at(position)
         return data
+
+    def _read_failed(self, error: OSError) -> NoReturn:
+        raise StorageError(f"reading {self.name!r} failed: {error}") from error
+
+    def _cut_at(self, position: int) -> NoReturn:
+        raise CorruptStore(
+            f"the log ends inside the value at offset {position}; the file "
+            "was cut while open: restore it from a backup",
+            position,
+        )

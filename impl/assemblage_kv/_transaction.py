@@ -17,6 +17,8 @@ from threading import get_ident
 from types import TracebackType
 from typing import Any, NoReturn
 
+from msgpack import unpackb
+
 from ._codec import (
     MAX_STORED_KEY,
     MAX_VALUE,
@@ -101,7 +103,12 @@ class Transaction:
             written = writes[read]
             return default if written is None else decode(written, -1)
         found = self._core.latest_data(self._snapshot, *read, unremoved=False)
-        return default if found is None else decode(*found)
+        if found is None:
+            return default
+        try:  # decode, inlined
+            return unpackb(found[0], raw=False, strict_map_key=False)
+        except Exception:  # decode says what is wrong
+            return decode(*found)
 
     def get_unremoved(self, slot: int, key: Any, default: Any = None) -> Any:
         """The latest value that is not a removal (what is "in the trash"), or `default`."""
@@ -175,10 +182,14 @@ class Transaction:
             and not core.forked
         ):
             kind = key.__class__
-            encoded = None
             if kind is str or kind is bytes or kind is int:
-                encoded = self._encoded.get((kind, key)) or self._encode_new(kind, key)
-            if encoded is None:
+                # Not through the key cache: a lookup costs more than encoding anew.
+                try:
+                    encoded = self._pack(key)
+                except Exception:  # encode_key says what is wrong
+                    self._pack = scalar_packer()
+                    encoded = encode_key(key)
+            else:
                 encoded = encode_key(key)
             if len(encoded) >= MAX_STORED_KEY:
                 check_key_size(encoded)
