@@ -24,9 +24,7 @@ import os
 import threading
 import weakref
 import zlib
-from typing import NoReturn
-
-import attrs
+from typing import NamedTuple, NoReturn
 
 from ._batch import encode_writes
 from ._clock import Clock
@@ -50,9 +48,8 @@ Key = tuple[int, bytes]
 """A key as the store handles it: slot and MessagePack-encoded key."""
 
 
-@attrs.frozen
-class Snapshot:
-    """What a transaction fixes when it starts."""
+class Snapshot(NamedTuple):
+    """What a transaction fixes when it starts (a tuple: one is made per transaction)."""
 
     length: int
     """Log length: the transaction sees exactly the versions before it."""
@@ -92,6 +89,11 @@ def unknown(message: str) -> str:
     )
 
 
+def _check_time(now: object) -> None:
+    if isinstance(now, bool) or not isinstance(now, int):
+        raise InvalidArgument(f"the clock returned {now!r}; it must return int milliseconds")
+
+
 class Core:
     """A store's shared state. Methods named as helpers below expect the caller to hold
     `lock`; the others, which serve `Transaction`, take it themselves."""
@@ -115,7 +117,18 @@ class Core:
     def name(self) -> str:
         return self.storage.name
 
-    # What serves Transaction; callers must not hold the lock.
+    # What serves KvStore.current and Transaction; callers must not hold the lock.
+
+    def start(self) -> Snapshot:
+        """The snapshot of a transaction starting now; raise unless the store is usable."""
+        with self.lock:
+            if self.closed or self.forked or self.failure is not None:
+                self.check()
+            now = self.now()
+            index = self.index
+            last = index.latest_timestamp
+            start = now if last is None or now >= last else last
+            return Snapshot(index.length, index.origin, last, start)
 
     def checked(self, snapshot: Snapshot | None = None) -> None:
         """Raise unless the store is usable (and `snapshot`, if given, is not expired)."""
@@ -271,14 +284,6 @@ class Core:
                 "no longer exists: run the transaction again"
             )
 
-    def snapshot(self) -> Snapshot:
-        """The snapshot of a transaction starting now."""
-        now = self.now()
-        last = self.index.latest_timestamp
-        return Snapshot(
-            self.index.length, self.index.origin, last, now if last is None else max(now, last)
-        )
-
     def fail(self, message: str, cause: BaseException) -> NoReturn:
         """Refuse all work from now on, and raise StorageError saying why."""
         self.failure = unknown(message)
@@ -287,8 +292,8 @@ class Core:
     def now(self) -> int:
         """The clock's reading, checked."""
         now = self.clock()
-        if isinstance(now, bool) or not isinstance(now, int):
-            raise InvalidArgument(f"the clock returned {now!r}; it must return int milliseconds")
+        if now.__class__ is not int:
+            _check_time(now)
         return now
 
     def read(self, position: int, length: int) -> bytes:

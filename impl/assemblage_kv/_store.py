@@ -160,10 +160,7 @@ class KvStore:
     def current(self) -> Transaction:
         """Start a transaction that sees the store as it is now, plus its own writes."""
         core = self._core
-        with core.lock:
-            core.check()
-            snapshot = core.snapshot()
-        return self._transaction(core, snapshot, next(core.serials))
+        return self._transaction(core, core.start(), next(core.serials))
 
     def merge(self) -> None:
         """Rewrite the log with only the latest version of each key (docs/semantics.md).

@@ -219,7 +219,10 @@ class Transaction:
         Either way the transaction is finished. Without writes this only checks
         that the store is usable and the snapshot not expired.
         """
-        self._check_usable()
+        if self._finished or get_ident() != self._thread:
+            self._check_usable()  # raises, the store's state first
+        # The store's state is checked under the commit's lock: a store that refuses
+        # work refuses it for good, so the transaction may as well be finished first.
         self._finished = True
         writes, self._writes = self._writes, {}
         if writes:
