@@ -67,8 +67,8 @@ def test_a_commit_that_lets_another_in_between_check_and_append_is_found(
 def test_every_schedule_with_few_preemptions_is_serializable(storage: str, bound: int) -> None:
     """Not a sample: all schedules of two lost-update threads with at most `bound`
     preemptions (switches away from a thread that could go on). How many there are
-    depends on the store's sync points: 28 on a file since a read takes the store's
-    lock once and an insert not at all."""
+    depends on the store's sync points: 24 on a file since a read takes the store's
+    lock once, an insert not at all, and a commit once."""
     template = Schedule(0, "lost-update", "real", "systematic", storage)
     result = search(template, bound, limit=1_000)
     assert result.finding is None, str(result.finding)
