@@ -145,7 +145,7 @@ class Core:
             return [self.index.version(packed) for packed in visible(versions, snapshot.length)]
 
     def latest_data(
-        self, snapshot: Snapshot, slot: int, key: bytes, *, unremoved: bool
+        self, snapshot: Snapshot, slot: int, key: bytes, unremoved: bool = False
     ) -> tuple[bytes, int] | None:
         """(bytes, position) of the latest value, or of the latest non-removed one if
         `unremoved`; None if there is no such value."""

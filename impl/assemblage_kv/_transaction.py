@@ -13,6 +13,7 @@ same order (the store's state, then the transaction's, then the arguments).
 
 from __future__ import annotations
 
+import contextlib
 from threading import get_ident
 from types import TracebackType
 from typing import Any, NoReturn
@@ -86,14 +87,20 @@ class Transaction:
         """The latest value of the key, or `default` if it is absent or removed."""
         # _read, inlined: this is the hot path.
         encoded = None
-        if slot.__class__ is int and 0 <= slot <= 255 and not self._finished:
+        if (
+            slot.__class__ is int
+            and 0 <= slot <= 255
+            and not self._finished
+            and get_ident() == self._thread
+        ):
             kind = key.__class__
-            if (kind is str or kind is bytes or kind is int) and get_ident() == self._thread:
-                encoded = self._encoded.get((kind, key))
-                if encoded is None:
-                    encoded = self._encode_new(kind, key)
-        if encoded is None:
-            read = self._read(slot, key)
+            if kind is str or kind is bytes or kind is int:
+                encoded = self._encoded.get((kind, key)) or self._encode_new(kind, key)
+            else:
+                with contextlib.suppress(InvalidArgument):  # raised below, in its turn
+                    encoded = encode_key(key)
+        if encoded is None:  # something is wrong: the checks in their order say what
+            slot, encoded = read = self._read(slot, key)
         else:
             read = (slot, encoded)
             self._reads.add(read)
@@ -102,7 +109,7 @@ class Transaction:
             self._core.checked(self._snapshot)
             written = writes[read]
             return default if written is None else decode(written, -1)
-        found = self._core.latest_data(self._snapshot, *read, unremoved=False)
+        found = self._core.latest_data(self._snapshot, slot, encoded)
         if found is None:
             return default
         try:  # decode, inlined
@@ -117,7 +124,7 @@ class Transaction:
         if written is not None:
             self._core.checked(self._snapshot)
             return decode(written, -1)
-        found = self._core.latest_data(self._snapshot, *read, unremoved=True)
+        found = self._core.latest_data(self._snapshot, *read, True)
         return default if found is None else decode(*found)
 
     def versions(self, slot: int, key: Any) -> list[Version]:
