@@ -249,7 +249,10 @@ _HAS_PREAD = hasattr(os, "pread")
 
 
 def _write_all(handle: int, data: bytes) -> None:
-    view = memoryview(data)
+    written = os.write(handle, data) if data else 0
+    if written == len(data):  # the usual case: no view, no loop
+        return
+    view = memoryview(data)[written:]
     while view:
         written = os.write(handle, view)
         view = view[written:]
