@@ -1,12 +1,14 @@
 """`KvStore`: the log, its index, and the one lock that orders everything.
 
-The lock guards the index, every read of the log (so a merge never runs under a
-read's feet) and the whole commit path: conflict check, one append, one fsync, then
-publishing the new versions. Readers and writers therefore never see a transaction
-that is not durable. A commit or merge marks the store failed before it touches the log
-and clears the mark once the index matches the file again: after an error or interrupt
-in between nobody knows what reached the disk, so the store refuses all further work
-until it is reopened (docs/persistence.md lists which failures leave it usable).
+The lock guards the index, every read of the log and the whole commit path: conflict
+check, one append, one fsync, then publishing the new versions. Readers and writers
+therefore never see a transaction that is not durable. A merge holds it only to take
+its snapshot and, at the end, to catch up and switch logs (`_merging`): it builds the
+new log without it, so reads and commits go on meanwhile. A commit or merge marks the
+store failed before it touches the log and clears the mark once the index matches the
+file again: after an error or interrupt in between nobody knows what reached the disk,
+so the store refuses all further work until it is reopened (docs/persistence.md lists
+which failures leave it usable).
 
 A store belongs to the process that opened it: in a forked child it refuses all work
 (the child's appends would interleave with the parent's, and its index would go stale),
@@ -27,7 +29,6 @@ import os
 import threading
 import weakref
 import zlib
-from collections.abc import Iterator
 from types import TracebackType
 from typing import NoReturn
 
@@ -48,7 +49,7 @@ from ._filestorage import FileStorage
 from ._format import MAX_TIMESTAMP, encode_commit, encode_entry
 from ._index import LENGTH_BITS, LENGTH_MASK, Index, Version, latest, limit, visible
 from ._lock import Mutex
-from ._merging import merged_log
+from ._merging import build, catch_up, take_snapshot
 from ._opening import appended_transactions, cut_tail, publisher
 from ._readonly import ReadOnlyFileStorage, ReadOnlyTransaction
 from ._recovery import CutTail, scan
@@ -70,6 +71,7 @@ def _disown_after_fork() -> None:
     # may have held a store's lock when it forked, so each gets a fresh one.
     for store in list(_live_stores):
         store._lock = threading.Lock()
+        store._merge_lock = threading.Lock()
         store._forked = True
 
 
@@ -98,6 +100,8 @@ class KvStore:
         self._readonly = readonly
         self._transaction = ReadOnlyTransaction if readonly else Transaction
         self._lock: Mutex = threading.Lock()
+        self._merge_lock: Mutex = threading.Lock()
+        """Held for a whole merge: merges run one at a time, and close waits for one."""
         self._closed = False
         self._forked = False
         self._released = False
@@ -192,8 +196,9 @@ class KvStore:
         and closing again finishes a close that was interrupted (KeyboardInterrupt).
 
         In a forked child this only closes the child's handles: the parent keeps its lock.
+        A merge running in another thread is waited for.
         """
-        with self._lock:
+        with self._merge_lock, self._lock:
             if self._released:
                 return
             self._closed = True
@@ -227,54 +232,77 @@ class KvStore:
     def merge(self) -> None:
         """Rewrite the log with only the latest version of each key (docs/semantics.md).
 
-        Transactions started before the merge raise SnapshotExpired from then on. If it
+        Reads and commits go on while it runs: it holds the lock only to take its
+        snapshot, and at the end to append what was committed meanwhile and switch to
+        the new log. Transactions started before the switch raise SnapshotExpired from
+        then on. A merge called while another runs waits for it, then merges. If it
         fails before the new log replaced the old one, the store stays usable.
         """
-        with self._lock:
-            self._check()
-            if self._readonly:
-                raise ReadOnlyStore(
-                    f"the store {self.name!r} was opened read-only, so it cannot merge: "
-                    "merge through the store's one writer (opened without readonly=True)"
-                )
-            merged = Index(self._index.origin + 1)
-            failed_to_read: list[BaseException] = []
-
-            def chunks() -> Iterator[bytes]:
+        with self._merge_lock:
+            with self._lock:  # 1. the snapshot: the log's length L, the index's keys
+                self._check()
+                if self._readonly:
+                    raise ReadOnlyStore(
+                        f"the store {self.name!r} was opened read-only, so it cannot merge: "
+                        "merge through the store's one writer (opened without readonly=True)"
+                    )
+                snapshot = take_snapshot(self._index)
                 try:
-                    yield from merged_log(self._index, merged, self._read)
-                except BaseException as error:
-                    failed_to_read.append(error)
-                    raise
-
-            self._failure = self._unknown(f"a merge of {self.name!r} did not finish")
+                    self._storage.begin_replacement()
+                except OSError as error:
+                    raise self._merge_kept_the_log(error) from error
+            switched = False
             try:
-                self._storage.replace(chunks())
+                # 2. built without the lock: the merge of the log's first L bytes.
+                merged = build(snapshot, self._storage.read, self._storage.write_replacement)
+                self._storage.sync_replacement()
+                with self._lock:  # 3. catch up with the commits since L, and switch
+                    self._check()
+                    storage = self._storage
+                    end = self._index.length
+                    if catch_up(snapshot, merged, storage.read, end, storage.write_replacement):
+                        storage.sync_replacement()
+                    self._failure = self._unknown(f"a merge of {self.name!r} did not finish")
+                    try:
+                        storage.commit_replacement()
+                    except OSError:  # the Storage protocol: the old log is still the log
+                        self._failure = None
+                        raise
+                    except BaseException as error:
+                        switched = True
+                        self._switch_failed(error)
+                        raise
+                    switched = True
+                    self._index = merged
+                    self._failure = None
+                try:
+                    self._storage.close_replaced()
+                except OSError as error:
+                    raise StorageError(
+                        f"the merge of {self.name!r} took effect, but closing the old log "
+                        f"failed: {error}; the store still works"
+                    ) from error
             except BaseException as error:
-                self._merge_failed(error, failed_to_read)
+                if switched:
+                    raise
+                self._storage.abort_replacement()
+                if isinstance(error, OSError):
+                    raise self._merge_kept_the_log(error) from error
                 raise
-            self._index = merged
-            self._failure = None
 
-    def _merge_failed(self, error: BaseException, failed_to_read: list[BaseException]) -> None:
-        """Decide whether the log is still the old one, and raise StorageError for an I/O
-        error; any other error the caller raises as it is."""
-        # The Storage protocol: an OSError from replace(), or an error of the chunks
-        # (reading the old log), means that the old log is still the log.
-        kept = isinstance(error, OSError) or (bool(failed_to_read) and failed_to_read[0] is error)
-        if kept:
-            self._failure = None
-            if isinstance(error, (OSError, StorageError)):
-                raise StorageError(
-                    f"merging {self.name!r} failed: {error}; the log is as it was and the "
-                    "store still works"
-                ) from error
-        elif isinstance(error, StorageError):
+    def _merge_kept_the_log(self, error: OSError) -> StorageError:
+        return StorageError(
+            f"merging {self.name!r} failed: {error}; the log is as it was and the store "
+            "still works"
+        )
+
+    def _switch_failed(self, error: BaseException) -> None:
+        """After the new log may have replaced the old one: refuse all work from now on."""
+        if isinstance(error, StorageError):
             self._fail(f"merging {self.name!r} failed: {error}", error)
-        else:
-            self._failure = self._unknown(
-                f"a merge of {self.name!r} was interrupted ({type(error).__name__})"
-            )
+        self._failure = self._unknown(
+            f"a merge of {self.name!r} was interrupted ({type(error).__name__})"
+        )
 
     def refresh(self) -> None:
         """Catch up with the writer: see what it committed since opening or the last refresh.
