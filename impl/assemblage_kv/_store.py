@@ -292,8 +292,7 @@ class KvStore:
 
     def _merge_kept_the_log(self, error: OSError) -> StorageError:
         return StorageError(
-            f"merging {self.name!r} failed: {error}; the log is as it was and the store "
-            "still works"
+            f"merging {self.name!r} failed: {error}; the log is as it was and the store still works"
         )
 
     def _switch_failed(self, error: BaseException) -> None:

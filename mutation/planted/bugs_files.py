@@ -74,11 +74,9 @@ FILES = (
         (
             Edit(
                 "_store.py",
-                """                merged = build(snapshot, self._storage.read, self._storage.write_replacement)
-                self._storage.sync_replacement()
-""",
-                """                merged = build(snapshot, self._storage.read, self._storage.write_replacement)
-""",
+                """                self._storage.sync_replacement()
+                with self._lock:  # 3.""",
+                """                with self._lock:  # 3.""",
             ),
         ),
         _MERGED_THROUGH_A_LINK
