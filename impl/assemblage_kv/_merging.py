@@ -18,7 +18,7 @@ from __future__ import annotations
 import zlib
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import NamedTuple
 
 from ._errors import CorruptStore
@@ -67,26 +67,29 @@ def take_snapshot(index: Index) -> MergeSnapshot:
     )
 
 
-def _survivors(snapshot: MergeSnapshot) -> Iterator[tuple[int, int, bytes]]:
-    """(packed, slot, key) of the latest version of each key as of L, in log order.
+def _survivors(snapshot: MergeSnapshot) -> list[list[tuple[int, int, bytes]]]:
+    """(packed, slot, key) of the latest version of each key as of L, in buckets of
+    `_BUCKET_SHIFT`: in log order once each bucket is sorted.
 
-    Sorted bucket by bucket (`_BUCKET` bytes of log each), never in one long sort: a
-    sort holds the GIL throughout, and readers and committers must not wait for it.
+    The caller sorts bucket by bucket, never all in one long sort: a sort holds the
+    GIL throughout, and readers and committers must not wait for it.
     """
     below = snapshot.length << LENGTH_BITS
     buckets: dict[int, list[tuple[int, int, bytes]]] = {}
     for slot, keys in enumerate(snapshot.slots):
         for key, versions in keys.items():
-            if not isinstance(versions, int):
-                # An array a commit may have appended to since the snapshot.
-                versions = versions[bisect_left(versions, below) - 1]
-            bucket = buckets.get(versions >> _BUCKET_SHIFT)
+            if isinstance(versions, int):
+                packed = versions
+            else:  # an array, which a commit may have appended to since the snapshot
+                packed = versions[-1]
+                if packed >= below:
+                    packed = versions[bisect_left(versions, below) - 1]
+            bucket = buckets.get(packed >> _BUCKET_SHIFT)
             if bucket is None:
-                buckets[versions >> _BUCKET_SHIFT] = [(versions, slot, key)]
+                buckets[packed >> _BUCKET_SHIFT] = [(packed, slot, key)]
             else:
-                bucket.append((versions, slot, key))
-    for number in sorted(buckets):
-        yield from sorted(buckets[number])
+                bucket.append((packed, slot, key))
+    return [buckets[number] for number in sorted(buckets)]
 
 
 def build(snapshot: MergeSnapshot, read: Read, write: Write) -> Index:
@@ -102,7 +105,7 @@ def build(snapshot: MergeSnapshot, read: Read, write: Write) -> Index:
     slot_written = merged.slot_written
     commits = snapshot.commits
     timestamps = snapshot.timestamps
-    heads: dict[tuple[int, int], bytes] = {}
+    heads: dict[int, bytes] = {}  # entry heads, by stored key length << 25 | value length
     out: list[bytes] = []  # the new log's bytes not written yet
     buffered = 0
     offset = 0  # the new log's length so far
@@ -131,45 +134,47 @@ def build(snapshot: MergeSnapshot, read: Read, write: Write) -> Index:
             out.clear()
             buffered = 0
 
-    for packed, slot, key in _survivors(snapshot):
-        position = packed >> LENGTH_BITS
-        length = packed & LENGTH_MASK
-        if transaction < 0 or commits[transaction] < position:
-            if transaction >= 0:
-                close_transaction()
-            transaction = bisect_left(commits, position, transaction + 1)
-        key_length = len(key) + 1
-        head = heads.get((key_length, length))
-        if head is None:
-            head = heads[key_length, length] = entry_head(key_length, length)
-        start = position - key_length - len(head)
-        end = position + length
-        if end > base + len(data):
-            if run_end > run_start:
-                parts.append(data[run_start - base : run_end - base])
-            run_start = run_end = start
-            base = start
-            data = read(start, max(CHUNK, end - start))
-            if len(data) < end - start:
-                raise CorruptStore(
-                    f"the log ends inside the value at offset {position}; the file was cut "
-                    "while open: restore it from a backup",
-                    position,
-                )
-        if not data.startswith(head, start - base):
-            # Wider size fields than needed: the spec's encoding has the minimal ones.
-            if run_end > run_start:
-                parts.append(data[run_start - base : run_end - base])
-            parts.append(head)
-            run_start = run_end = position - key_length
-        elif start != run_end:
-            if run_end > run_start:
-                parts.append(data[run_start - base : run_end - base])
-            run_start = start
-        offset += end - (position - key_length) + len(head)
-        run_end = end
-        slots[slot][key] = (offset - length) << LENGTH_BITS | length
-        slot_written[slot] = offset - length
+    for bucket in _survivors(snapshot):
+        bucket.sort()
+        for packed, slot, key in bucket:
+            position = packed >> LENGTH_BITS
+            length = packed & LENGTH_MASK
+            if transaction < 0 or commits[transaction] < position:
+                if transaction >= 0:
+                    close_transaction()
+                transaction = bisect_left(commits, position, transaction + 1)
+            key_length = len(key) + 1
+            head = heads.get(key_length << LENGTH_BITS | length)
+            if head is None:
+                head = heads[key_length << LENGTH_BITS | length] = entry_head(key_length, length)
+            key_start = position - key_length
+            start = key_start - len(head)
+            end = position + length
+            if end > base + len(data):
+                if run_end > run_start:
+                    parts.append(data[run_start - base : run_end - base])
+                run_start = run_end = base = start
+                data = read(start, max(CHUNK, end - start))
+                if len(data) < end - start:
+                    raise CorruptStore(
+                        f"the log ends inside the value at offset {position}; the file was "
+                        "cut while open: restore it from a backup",
+                        position,
+                    )
+            if not data.startswith(head, start - base):
+                # Wider size fields than needed: the spec's encoding has the minimal ones.
+                if run_end > run_start:
+                    parts.append(data[run_start - base : run_end - base])
+                parts.append(head)
+                run_start = key_start
+            elif start != run_end:
+                if run_end > run_start:
+                    parts.append(data[run_start - base : run_end - base])
+                run_start = start
+            run_end = end
+            offset += end - start
+            slots[slot][key] = (offset - length) << LENGTH_BITS | length
+            slot_written[slot] = offset - length
     if transaction >= 0:
         close_transaction()
     last = bisect_left(commits, snapshot.length) - 1
