@@ -22,16 +22,28 @@ from helpers import ManualClock, stored_key
 
 
 class DuringTheBuild(kv.MemoryStorage):
-    """A storage that runs `during` once, at the merge's first write of its new log."""
+    """A storage that runs `during` once, at the merge's first write of its new log
+    (while it builds it: what was committed then is caught up without the lock), or
+    with `at_sync`, at its first sync (once it caught up: the lock's catch-up's)."""
 
-    def __init__(self, data: bytes = b"") -> None:
+    def __init__(self, data: bytes = b"", *, at_sync: bool = False) -> None:
         super().__init__(data)
         self.during: Callable[[], None] = lambda: None
+        self.at_sync = at_sync
 
-    def write_replacement(self, data: bytes) -> None:
+    def _run_during(self) -> None:
         during, self.during = self.during, lambda: None
         during()
+
+    def write_replacement(self, data: bytes) -> None:
+        if not self.at_sync:
+            self._run_during()
         super().write_replacement(data)
+
+    def sync_replacement(self) -> None:
+        if self.at_sync:
+            self._run_during()
+        super().sync_replacement()
 
 
 def contents(storage: kv.Storage) -> bytes:
@@ -47,8 +59,9 @@ def write(store: kv.KvStore, *pairs: tuple[str, object]) -> None:
                 tx.insert(0, key, value)
 
 
-def test_commits_during_a_merge_follow_the_merged_log_whole() -> None:
-    storage = DuringTheBuild()
+@pytest.mark.parametrize("at_sync", [False, True], ids=["while-building", "once-caught-up"])
+def test_commits_during_a_merge_follow_the_merged_log_whole(at_sync: bool) -> None:
+    storage = DuringTheBuild(at_sync=at_sync)
     clock = ManualClock(1_000)
     with kv.KvStore.open(storage, clock=clock) as store:
         write(store, ("a", 1), ("b", 1))

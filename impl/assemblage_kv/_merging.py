@@ -8,9 +8,10 @@ bytes, written to the new file, and its index. Each kept entry is copied as it l
 the old log (which is read sequentially, in large chunks), so no value is decoded or
 encoded again; only an entry written with wider size fields than needed (a file of the
 original writer may hold one) gets the minimal ones, as the spec's encoding has them.
-3. `catch_up`, under the lock again: the transactions committed since L, whole, are
-appended as they are, and published into the new index at their new offsets. The store
-then renames the new file over the log and switches to the new index.
+Then `catch_up`, still without the lock: the transactions committed since L, whole,
+are appended as they are, and published into the new index at their new offsets.
+3. Under the lock again, `catch_up` with the few committed since (usually none); the
+store then renames the new file over the log and switches to the new index.
 """
 
 from __future__ import annotations
@@ -189,20 +190,24 @@ def build(snapshot: MergeSnapshot, read: Read, write: Write) -> Index:
     return merged
 
 
-def catch_up(snapshot: MergeSnapshot, merged: Index, read: Read, end: int, write: Write) -> bool:
-    """Phase 3, under the lock: append the old log's bytes from L to `end` (whole
-    transactions committed during the merge) to the new log as they are, and publish
-    them into `merged` at their new offsets. False if there were none."""
-    if end == snapshot.length:
+def catch_up(merged: Index, read: Read, start: int, end: int, write: Write) -> bool:
+    """Append the old log's bytes from `start` (where the new log has caught up to) to
+    `end`, whole transactions committed during the merge, to the new log as they are,
+    and publish them into `merged` at their new offsets. False if there were none.
+
+    Phase 2 calls it without the lock, up to the log's length then (those bytes are
+    durable and never change); phase 3, under the lock, for the few committed since.
+    """
+    if end == start:
         return False
-    tail = read(snapshot.length, end - snapshot.length)
-    shift = merged.length - snapshot.length
+    tail = read(start, end - start)
+    shift = merged.length - start
     added: list[tuple[int, int, list[tuple[bytes, int, int]]]] = []
 
     def read_tail(offset: int, length: int) -> bytes:
-        return tail[offset - snapshot.length : offset - snapshot.length + length]
+        return tail[offset - start : offset - start + length]
 
-    scanned, _ = scan(read_tail, end, lambda *t: added.append(t), "the log", snapshot.length)
+    scanned, _ = scan(read_tail, end, lambda *t: added.append(t), "the log", start)
     if scanned != end:
         raise CorruptStore(
             f"the transactions committed during the merge do not read back whole from "

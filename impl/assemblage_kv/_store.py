@@ -233,8 +233,8 @@ class KvStore:
         """Rewrite the log with only the latest version of each key (docs/semantics.md).
 
         Reads and commits go on while it runs: it holds the lock only to take its
-        snapshot, and at the end to append what was committed meanwhile and switch to
-        the new log. Transactions started before the switch raise SnapshotExpired from
+        snapshot, and at the end to append the last few commits made meanwhile and
+        switch to the new log. Transactions started before the switch raise SnapshotExpired from
         then on. A merge called while another runs waits for it, then merges. If it
         fails before the new log replaced the old one, the store stays usable.
         """
@@ -253,14 +253,16 @@ class KvStore:
                     raise self._merge_kept_the_log(error) from error
             switched = False
             try:
-                # 2. built without the lock: the merge of the log's first L bytes.
-                merged = build(snapshot, self._storage.read, self._storage.write_replacement)
-                self._storage.sync_replacement()
-                with self._lock:  # 3. catch up with the commits since L, and switch
+                # 2. without the lock: the merge of the log's first L bytes, then the
+                # transactions committed since (the log's bytes up to its length now).
+                storage, write = self._storage, self._storage.write_replacement
+                merged = build(snapshot, storage.read, write)
+                caught_up = self._index.length  # only grows; whole, durable transactions
+                catch_up(merged, storage.read, snapshot.length, caught_up, write)
+                storage.sync_replacement()
+                with self._lock:  # 3. catch up with the last few commits, and switch
                     self._check()
-                    storage = self._storage
-                    end = self._index.length
-                    if catch_up(snapshot, merged, storage.read, end, storage.write_replacement):
+                    if catch_up(merged, storage.read, caught_up, self._index.length, write):
                         storage.sync_replacement()
                     self._failure = self._unknown(f"a merge of {self.name!r} did not finish")
                     try:
