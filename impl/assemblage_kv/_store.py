@@ -234,9 +234,10 @@ class KvStore:
 
         Reads and commits go on while it runs: it holds the lock only to take its
         snapshot, and at the end to append the last few commits made meanwhile and
-        switch to the new log. Transactions started before the switch raise SnapshotExpired from
-        then on. A merge called while another runs waits for it, then merges. If it
-        fails before the new log replaced the old one, the store stays usable.
+        switch to the new log (`_merging` names the phases). Transactions started
+        before the switch raise SnapshotExpired from then on. A merge called while
+        another runs waits for it, then merges. If it fails before the new log replaced
+        the old one, the store stays usable.
         """
         with self._merge_lock:
             with self._lock:  # 1. the snapshot: the log's length L, the index's keys
