@@ -170,7 +170,8 @@ class LineInterrupter:
 CLOSING = {
     "_filestorage.py:close",
     "_logfile.py:close",
-    "_filestorage.py:replace",
+    "_filestorage.py:abort_replacement",
+    "_filestorage.py:close_replaced",
     "_filesystem.py:close",
 }
 """Where a handle is let go of before it is closed: an interrupt there leaks it (as

@@ -281,8 +281,14 @@ def test_a_read_only_storage_refuses_every_change(written: Path) -> None:
             storage.truncate(0)
         with pytest.raises(kv.ReadOnlyStore):
             storage.sync()
-        with pytest.raises(kv.ReadOnlyStore):
-            storage.replace([b""])
+        for call in (
+            storage.begin_replacement,
+            lambda: storage.write_replacement(b""),
+            storage.sync_replacement,
+            storage.commit_replacement,
+        ):
+            with pytest.raises(kv.ReadOnlyStore):
+                call()
         assert storage.read(0, storage.size()) == written.read_bytes()
     finally:
         storage.close()

@@ -63,6 +63,35 @@ def test_a_commit_that_lets_another_in_between_check_and_append_is_found(
     assert first_finding(schedules) is not None
 
 
+@pytest.mark.parametrize("storage", STORAGES)
+def test_a_merge_that_loses_the_commits_made_during_it_is_found(storage: str) -> None:
+    """The planted merge that skips its catch-up (planted.py): some of these schedules
+    commit while it builds the new log, and those commits vanish at its switch."""
+    schedules = [
+        Schedule(seed, "merges", "merge-skips-catch-up", strategy, storage)
+        for seed in range(SEEDS)
+        for strategy in SEEDED
+    ]
+    finding = first_finding(schedules)
+    assert finding is not None
+    assert any("final log" in problem for problem in finding.problems), finding
+
+
+def test_commits_land_while_a_merge_builds_its_log() -> None:
+    """Not vacuous: in the real store's schedules, transactions commit between a merge's
+    begin and its switch, and the check places them after the merged log."""
+    during = 0
+    for seed in range(SEEDS):
+        history, _ = explore(Schedule(seed, "merges", "real", "random"))
+        merging = False
+        for event in history.events:
+            if event.kind in ("merge", "merge-abort"):
+                merging = False
+            during += merging and event.kind == "append"
+            merging = merging or event.kind == "merge-begin"
+    assert during > 0
+
+
 @pytest.mark.parametrize(("storage", "bound"), [("memory", 2), ("file", 1)])
 def test_every_schedule_with_few_preemptions_is_serializable(storage: str, bound: int) -> None:
     """Not a sample: all schedules of two lost-update threads with at most `bound`

@@ -69,31 +69,53 @@ def test_truncate_cuts_the_log_and_appends_continue_after_the_cut(storage: kv.St
     assert contents(storage) == b"0123xy"
 
 
+def replace(storage: kv.Storage, chunks: list[bytes]) -> None:
+    storage.begin_replacement()
+    for chunk in chunks:
+        storage.write_replacement(chunk)
+    storage.sync_replacement()
+    storage.commit_replacement()
+    storage.close_replaced()
+
+
 def test_replace_swaps_the_whole_log(storage: kv.Storage) -> None:
     storage.append(b"old contents")
-    storage.replace([b"new", b"", b" log"])
+    replace(storage, [b"new", b"", b" log"])
     assert contents(storage) == b"new log"
     storage.append(b"!")
     assert contents(storage) == b"new log!"
 
 
-def test_a_replace_that_fails_midway_leaves_the_old_log(storage: kv.Storage) -> None:
+def test_the_log_takes_appends_while_its_replacement_is_written(storage: kv.Storage) -> None:
+    """A merge writes the new log while commits still append to the old one."""
+    storage.append(b"old")
+    storage.begin_replacement()
+    storage.write_replacement(b"new")
+    storage.append(b" and more")
+    assert contents(storage) == b"old and more"
+    storage.write_replacement(b" and more")
+    storage.sync_replacement()
+    storage.commit_replacement()
+    storage.close_replaced()
+    assert contents(storage) == b"new and more"
+
+
+def test_an_aborted_replacement_leaves_the_old_log(storage: kv.Storage) -> None:
     storage.append(b"precious")
-
-    def chunks() -> Iterator[bytes]:
-        yield b"partial"
-        raise RuntimeError("the producer failed")
-
-    with pytest.raises(RuntimeError):
-        storage.replace(chunks())
+    storage.begin_replacement()
+    storage.write_replacement(b"partial")
+    storage.abort_replacement()
+    storage.abort_replacement()  # again: nothing left to drop
     assert contents(storage) == b"precious"
     storage.append(b"!")
     assert contents(storage) == b"precious!"
+    with pytest.raises(kv.StorageError, match="no replacement"):
+        storage.write_replacement(b"x")
 
 
 def test_a_large_replace_is_written_whole(storage: kv.Storage) -> None:
     chunks = [bytes([n]) * 100_000 for n in range(30)]  # beyond any write buffer
-    storage.replace(chunks)
+    replace(storage, chunks)
     assert contents(storage) == b"".join(chunks)
 
 
@@ -115,7 +137,9 @@ def test_a_closed_file_storage_refuses_every_call(tmp_path: Path) -> None:
         lambda: storage.append(b"y"),
         lambda: storage.truncate(0),
         storage.sync,
-        lambda: storage.replace([b"z"]),
+        storage.begin_replacement,
+        lambda: storage.write_replacement(b"z"),
+        storage.commit_replacement,
     ):
         with pytest.raises(kv.StorageError, match="closed"):
             call()
@@ -407,7 +431,8 @@ def test_a_merge_writes_a_fresh_file_syncs_it_renames_it_and_syncs_the_directory
         file_system.calls.clear()
         store.merge()
         calls = [call for call in file_system.calls if call != "pread"]
-        assert calls == ["create", "write", "fsync", "rename", "close", "fsync_directory"]
+        # The old log is closed last: freeing a large file must not hold up commits.
+        assert calls == ["create", "write", "fsync", "rename", "fsync_directory", "close"]
 
 
 def test_opening_a_torn_log_truncates_and_syncs_before_anything_else(tmp_path: Path) -> None:

@@ -69,6 +69,7 @@ def _disown_after_fork() -> None:
     # may have held a store's lock when it forked, so each gets a fresh one.
     for core in list(_live_cores):
         core.lock = threading.Lock()
+        core.merge_lock = threading.Lock()
         core.forked = True
 
 
@@ -104,6 +105,8 @@ class Core:
         self.clock = clock
         self.lock: Mutex = threading.Lock()
         """The seam of the oracle's scheduler (docs/concurrency.md), swapped after a fork."""
+        self.merge_lock: Mutex = threading.Lock()
+        """Held for a whole merge: merges run one at a time, and close waits for one."""
         self.closed = False
         self.forked = False
         self.failure: str | None = None

@@ -1,25 +1,23 @@
 """`FileStorage`: a log in one file, durable and exclusively locked.
 
 Appends go to a file opened with O_APPEND and become durable with fsync. A merge
-writes `PATH.merged` from scratch, fsyncs it, renames it over the log and fsyncs the
-directory (defects 3 and 8 of the original). A damaged tail that opening is about to
-cut is first kept aside the same way, in `PATH.cut-at-OFFSET-DIGEST`. Every file
-operation goes through the injectable `FileSystem`.
+writes `PATH.merged` from scratch (while commits still append to the log), fsyncs it,
+renames it over the log and fsyncs the directory (defects 3 and 8 of the original). A
+damaged tail that opening is about to cut is first kept aside the same way, in
+`PATH.cut-at-OFFSET-DIGEST`. Every file operation goes through the injectable
+`FileSystem`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable
 
 from ._errors import StorageError
 from ._filesystem import FileSystem
 from ._lock import LogLock
 from ._logfile import LogFile
 from ._storage import aside_name
-
-_WRITE_BUFFER = 1 << 20
 
 
 class FileStorage(LogFile):
@@ -30,6 +28,9 @@ class FileStorage(LogFile):
     ) -> None:
         super().__init__(path, file_system)
         name = self._name
+        self._merged = self._path + ".merged"
+        self._replacement: int | None = None
+        self._replaced: int | None = None
         self._lock = self._locked()
         try:
             self._handle = self._file_system.open_log(self._path)
@@ -76,45 +77,64 @@ class FileStorage(LogFile):
     def sync(self) -> None:
         self._file_system.fsync(self._open_handle())
 
-    def replace(self, chunks: Iterable[bytes]) -> None:
-        """Write `PATH.merged`, fsync it, rename it over the log, fsync the directory.
+    def begin_replacement(self) -> None:
+        """Create `PATH.merged`, empty (a leftover of a crashed merge is emptied, not
+        overwritten in place: its tail would outlive the merge)."""
+        self._open_handle()
+        self.abort_replacement()
+        self._replacement = self._file_system.create(self._merged)
 
-        An OSError means the old log is still the log (the new file is removed, best
-        effort); a StorageError, that the new log took its place but may not be durable.
+    def write_replacement(self, data: bytes) -> None:
+        self._file_system.write(self._replacing(), data)
+
+    def sync_replacement(self) -> None:
+        self._file_system.fsync(self._replacing())
+
+    def commit_replacement(self) -> None:
+        """Rename `PATH.merged` over the log, then fsync the directory.
+
+        An OSError means the old log is still the log; a StorageError, that the new log
+        took its place but may not be durable (or that which file is the log is unknown).
         """
         old = self._open_handle()
+        handle = self._replacing()
         file_system = self._file_system
-        merged = self._path + ".merged"
-        handle = file_system.create(merged)
         try:
-            buffer = bytearray()
-            for chunk in chunks:
-                buffer += chunk
-                if len(buffer) >= _WRITE_BUFFER:
-                    file_system.write(handle, bytes(buffer))
-                    buffer.clear()
-            file_system.write(handle, bytes(buffer))
-            file_system.fsync(handle)
-            try:
-                file_system.rename(merged, self._path)
-            except OSError as error:
-                self._check_not_renamed(old, error)
-                raise
-        except BaseException:
-            with contextlib.suppress(OSError):
-                file_system.close(handle)
-            # Best effort: a leftover is emptied by the next merge anyway.
-            with contextlib.suppress(OSError):
-                file_system.unlink(merged)
+            file_system.rename(self._merged, self._path)
+        except OSError as error:
+            self._check_not_renamed(old, error)
             raise
-        self._handle = handle
+        self._handle, self._replacement, self._replaced = handle, None, old
         try:
-            file_system.close(old)
             file_system.fsync_directory(os.path.dirname(self._path))
         except OSError as error:
             raise StorageError(
                 f"the merged log replaced {self._name!r}, but making that durable failed: {error}"
             ) from error
+
+    def close_replaced(self) -> None:
+        """Close the replaced log's file: its last handle, so the system frees its blocks
+        now, which for a large file takes milliseconds (hence not in `commit_replacement`,
+        which runs under the store's lock)."""
+        handle, self._replaced = self._replaced, None
+        if handle is not None:
+            self._file_system.close(handle)
+
+    def abort_replacement(self) -> None:
+        """Close and remove `PATH.merged`, best effort."""
+        handle, self._replacement = self._replacement, None
+        if handle is None:
+            return
+        with contextlib.suppress(OSError):
+            self._file_system.close(handle)
+        with contextlib.suppress(OSError):
+            self._file_system.unlink(self._merged)
+
+    def _replacing(self) -> int:
+        self._open_handle()
+        if self._replacement is None:
+            raise StorageError(f"no replacement of {self._name!r} was begun")
+        return self._replacement
 
     def _check_not_renamed(self, old: int, error: OSError) -> None:
         """After a failed rename: is the old log still the log? StorageError if unknown."""
@@ -153,6 +173,9 @@ class FileStorage(LogFile):
         """Close the log and release the lock; calling it again finishes a close that
         was interrupted (the log's handle may then stay open until the process ends)."""
         try:
+            self.abort_replacement()
+            with contextlib.suppress(OSError):  # the log's own handle must be closed
+                self.close_replaced()
             super().close()
         finally:
             self._lock.release()

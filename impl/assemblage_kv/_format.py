@@ -103,3 +103,18 @@ def commit_fields(data: bytes, pos: int) -> tuple[int, int]:
     """(timestamp, stored CRC) of the commit entry at `pos`."""
     timestamp = int.from_bytes(data[pos + 2 : pos + 8], "little")
     return timestamp, int.from_bytes(data[pos + 8 : pos + 12], "little")
+
+
+def entry_head(stored_key_length: int, value_length: int) -> bytes:
+    """The header byte and sizes, in minimal widths, of a kv entry of a stored key and a
+    value of these lengths (value_length 0: a removal); `encode_entry` writes the same."""
+    key_width = _width(stored_key_length)
+    key_size = stored_key_length.to_bytes(key_width, "little")
+    if not value_length:
+        return bytes((key_width << 3,)) + key_size
+    value_width = _width(value_length)
+    return (
+        bytes(((key_width << 3) | value_width,))
+        + key_size
+        + value_length.to_bytes(value_width, "little")
+    )

@@ -1,53 +1,224 @@
-"""What a merge writes: only the latest version of each key, transaction by transaction.
+"""A merge in three phases, so that reads and commits go on while it runs.
 
-docs/semantics.md, "Merge". The new log is produced chunk by chunk, so a merge never
-holds the whole log in memory, and the new index is filled as the chunks are made.
+docs/semantics.md, "Merge". 1. `take_snapshot`, under the store's lock: the log's
+length L and copies of what the merge iterates (a commit may add keys to the index's
+dicts meanwhile; its arrays only grow by appends, and a version at or past L is simply
+not looked at). 2. `build`, without the lock: the spec's merge of the log's first L
+bytes, written to the new file, and its index. Each kept entry is copied as it lies in
+the old log (which is read sequentially, in large chunks), so no value is decoded or
+encoded again; only an entry written with wider size fields than needed (a file of the
+original writer may hold one) gets the minimal ones, as the spec's encoding has them.
+Then `catch_up`, still without the lock: the transactions committed since L, whole,
+are appended as they are, and published into the new index at their new offsets.
+3. Under the lock again, `catch_up` with the few committed since (usually none); the
+store then renames the new file over the log and switches to the new index.
 """
 
 from __future__ import annotations
 
-import itertools
 import zlib
+from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from typing import NamedTuple
 
-from ._format import COMMIT_LENGTH, encode_commit, encode_entry
-from ._index import LENGTH_BITS, LENGTH_MASK, Index, latest
+from ._errors import CorruptStore
+from ._format import COMMIT_LENGTH, encode_commit, entry_head
+from ._index import LENGTH_BITS, LENGTH_MASK, Index, Versions
+from ._recovery import scan
+
+CHUNK = 1 << 22
+"""Bytes of the old log read at a time."""
+
+WRITE_BUFFER = 1 << 20
+"""Bytes of the new log collected before each write."""
+
+Read = Callable[[int, int], bytes]
+"""Reads (offset, length) of the old log."""
+
+Write = Callable[[bytes], None]
+"""Appends to the new log."""
+
+_BUCKET_SHIFT = LENGTH_BITS + 16
+"""Survivors are sorted in buckets of 64 KiB of log (`_survivors`)."""
 
 
-def merged_log(old: Index, new: Index, read: Callable[[int, int], bytes]) -> Iterator[bytes]:
-    """The merged log, chunk by chunk, filling `new` with its versions as it goes.
+class MergeSnapshot(NamedTuple):
+    """What a merge takes under the lock: enough to build the merged log without it."""
 
-    For each transaction in log order, its entries that are the latest version of
-    their key, under a commit entry with the same timestamp; a transaction left
-    empty is dropped, except the last one, whose timestamp must survive. `read` reads
-    (position, length) of the old log.
+    length: int
+    """L: the merge rewrites the log's first L bytes."""
+    slots: list[dict[bytes, Versions]]
+    """Copies of the index's dicts at L (their arrays are shared, and may grow)."""
+    commits: array[int]
+    """The index's commit offsets (shared: only those before L are read)."""
+    timestamps: array[int]
+    origin: int
+    """The generation of the index: the merged one is the next."""
+
+
+def take_snapshot(index: Index) -> MergeSnapshot:
+    """Phase 1, under the lock: what `build` needs, copied or shared safely."""
+    return MergeSnapshot(
+        index.length,
+        [keys.copy() for keys in index.slots],
+        index.commits,
+        index.timestamps,
+        index.origin,
+    )
+
+
+def _survivors(snapshot: MergeSnapshot) -> list[list[tuple[int, int, bytes]]]:
+    """(packed, slot, key) of the latest version of each key as of L, in buckets of
+    `_BUCKET_SHIFT`: in log order once each bucket is sorted.
+
+    The caller sorts bucket by bucket, never all in one long sort: a sort holds the
+    GIL throughout, and readers and committers must not wait for it.
     """
-    survivors = sorted(
-        (latest(versions), slot, key)
-        for slot, keys in enumerate(old.slots)
-        for key, versions in keys.items()
-    )
-    offset = 0
-    last_kept = -1
-    groups = itertools.groupby(
-        survivors, key=lambda item: bisect_left(old.commits, item[0] >> LENGTH_BITS)
-    )
-    for transaction, items in groups:
-        crc = 0
-        entries = []
-        for packed, slot, key in items:
-            length = packed & LENGTH_MASK
-            value = read(packed >> LENGTH_BITS, length) if length else None
-            entry = encode_entry(key + bytes((slot,)), value)
-            crc = zlib.crc32(entry, crc)
-            offset += len(entry)
-            entries.append((slot, key, offset - length, length))
-            yield entry
-        yield encode_commit(old.timestamps[transaction], crc)
-        new.add(offset, old.timestamps[transaction], entries)
+    below = snapshot.length << LENGTH_BITS
+    buckets: dict[int, list[tuple[int, int, bytes]]] = {}
+    for slot, keys in enumerate(snapshot.slots):
+        for key, versions in keys.items():
+            if isinstance(versions, int):
+                packed = versions
+            else:  # an array, which a commit may have appended to since the snapshot
+                packed = versions[-1]
+                if packed >= below:
+                    packed = versions[bisect_left(versions, below) - 1]
+            bucket = buckets.get(packed >> _BUCKET_SHIFT)
+            if bucket is None:
+                buckets[packed >> _BUCKET_SHIFT] = [(packed, slot, key)]
+            else:
+                bucket.append((packed, slot, key))
+    return [buckets[number] for number in sorted(buckets)]
+
+
+def build(snapshot: MergeSnapshot, read: Read, write: Write) -> Index:
+    """Phase 2, without the lock: write the merged log of the first L bytes through
+    `write`, and return its index.
+
+    For each transaction in log order, its entries that are the latest version of their
+    key, under a commit entry with the same timestamp and the CRC of the copied bytes; a
+    transaction left empty is dropped, except the last one, whose timestamp must survive.
+    """
+    merged = Index(snapshot.origin + 1)
+    slots = merged.slots
+    slot_written = merged.slot_written
+    commits = snapshot.commits
+    timestamps = snapshot.timestamps
+    heads: dict[int, bytes] = {}  # entry heads, by stored key length << 25 | value length
+    out: list[bytes] = []  # the new log's bytes not written yet
+    buffered = 0
+    offset = 0  # the new log's length so far
+    data = b""  # old log bytes from `base`
+    base = 0
+    transaction = -1  # the old transaction whose kept entries `run` and `parts` hold
+    parts: list[bytes] = []
+    run_start = run_end = 0  # a run of kept bytes, contiguous in the old log
+
+    def close_transaction() -> None:
+        nonlocal offset, buffered, run_start, run_end
+        if run_end > run_start:
+            parts.append(data[run_start - base : run_end - base])
+        run_start = run_end = 0
+        body = b"".join(parts)
+        parts.clear()
+        commit = encode_commit(timestamps[transaction], zlib.crc32(body))
+        out.append(body)
+        out.append(commit)
         offset += COMMIT_LENGTH
-        last_kept = transaction
-    if old.commits and last_kept != len(old.commits) - 1:
-        yield encode_commit(old.timestamps[-1], 0)
-        new.add(offset, old.timestamps[-1], [])
+        merged.commits.append(offset - COMMIT_LENGTH)
+        merged.timestamps.append(timestamps[transaction])
+        buffered += len(body) + COMMIT_LENGTH
+        if buffered >= WRITE_BUFFER:
+            write(b"".join(out))
+            out.clear()
+            buffered = 0
+
+    for bucket in _survivors(snapshot):
+        bucket.sort()
+        for packed, slot, key in bucket:
+            position = packed >> LENGTH_BITS
+            length = packed & LENGTH_MASK
+            if transaction < 0 or commits[transaction] < position:
+                if transaction >= 0:
+                    close_transaction()
+                transaction = bisect_left(commits, position, transaction + 1)
+            key_length = len(key) + 1
+            head = heads.get(key_length << LENGTH_BITS | length)
+            if head is None:
+                head = heads[key_length << LENGTH_BITS | length] = entry_head(key_length, length)
+            key_start = position - key_length
+            start = key_start - len(head)
+            end = position + length
+            if end > base + len(data):
+                if run_end > run_start:
+                    parts.append(data[run_start - base : run_end - base])
+                run_start = run_end = base = start
+                data = read(start, max(CHUNK, end - start))
+                if len(data) < end - start:
+                    raise CorruptStore(
+                        f"the log ends inside the value at offset {position}; the file was "
+                        "cut while open: restore it from a backup",
+                        position,
+                    )
+            if not data.startswith(head, start - base):
+                # Wider size fields than needed: the spec's encoding has the minimal ones.
+                if run_end > run_start:
+                    parts.append(data[run_start - base : run_end - base])
+                parts.append(head)
+                run_start = key_start
+            elif start != run_end:
+                if run_end > run_start:
+                    parts.append(data[run_start - base : run_end - base])
+                run_start = start
+            run_end = end
+            offset += end - start
+            slots[slot][key] = (offset - length) << LENGTH_BITS | length
+            slot_written[slot] = offset - length
+    if transaction >= 0:
+        close_transaction()
+    last = bisect_left(commits, snapshot.length) - 1
+    if last >= 0 and transaction != last:
+        transaction = last
+        close_transaction()
+    if out:
+        write(b"".join(out))
+    if merged.timestamps:
+        merged.latest_timestamp = merged.timestamps[-1]
+    merged.length = offset
+    return merged
+
+
+def catch_up(merged: Index, read: Read, start: int, end: int, write: Write) -> bool:
+    """Append the old log's bytes from `start` (where the new log has caught up to) to
+    `end`, whole transactions committed during the merge, to the new log as they are,
+    and publish them into `merged` at their new offsets. False if there were none.
+
+    Phase 2 calls it without the lock, up to the log's length then (those bytes are
+    durable and never change); phase 3, under the lock, for the few committed since.
+    """
+    if end == start:
+        return False
+    tail = read(start, end - start)
+    shift = merged.length - start
+    added: list[tuple[int, int, list[tuple[bytes, int, int]]]] = []
+
+    def read_tail(offset: int, length: int) -> bytes:
+        return tail[offset - start : offset - start + length]
+
+    scanned, _ = scan(read_tail, end, lambda *t: added.append(t), "the log", start)
+    if scanned != end:
+        raise CorruptStore(
+            f"the transactions committed during the merge do not read back whole from "
+            f"offset {scanned}: the file was changed while open",
+            scanned,
+        )
+    write(tail)
+    for commit, timestamp, entries in added:
+        merged.add(
+            commit + shift,
+            timestamp,
+            [(key[-1], key[:-1], position + shift, length) for key, position, length in entries],
+        )
+    return True

@@ -11,7 +11,6 @@ works on read-only files in read-only directories.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from typing import Any, NoReturn
 
 from ._errors import ReadOnlyStore, StorageError
@@ -30,7 +29,8 @@ def _refuse(name: str, what: str) -> NoReturn:
 class ReadOnlyFileStorage(LogFile):
     """The log at `path`, only read: no lock is taken, nothing is written.
 
-    `append`, `truncate`, `sync`, `replace` and `keep_aside` raise ReadOnlyStore. A
+    `append`, `truncate`, `sync`, the replacement's calls and `keep_aside` raise
+    ReadOnlyStore. A
     missing file is a StorageError: a reader never creates a store.
     """
 
@@ -58,8 +58,23 @@ class ReadOnlyFileStorage(LogFile):
     def sync(self) -> None:
         _refuse(self._name, "sync")
 
-    def replace(self, chunks: Iterable[bytes]) -> None:
+    def begin_replacement(self) -> None:
         _refuse(self._name, "be merged")
+
+    def write_replacement(self, data: bytes) -> None:
+        _refuse(self._name, "be merged")
+
+    def sync_replacement(self) -> None:
+        _refuse(self._name, "be merged")
+
+    def commit_replacement(self) -> None:
+        _refuse(self._name, "be merged")
+
+    def abort_replacement(self) -> None:
+        """Nothing to drop: a reader never begins a replacement."""
+
+    def close_replaced(self) -> None:
+        """Nothing to release: a reader never replaces its log."""
 
     def keep_aside(self, offset: int, data: bytes) -> str:
         _refuse(self._name, "keep a damaged tail aside")

@@ -8,8 +8,9 @@ I/O failures as OSError (or StorageError); the store turns them into StorageErro
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
+
+from ._errors import StorageError
 
 
 def aside_name(name: str, offset: int, data: bytes) -> str:
@@ -24,7 +25,8 @@ def aside_name(name: str, offset: int, data: bytes) -> str:
 
 @runtime_checkable
 class Storage(Protocol):
-    """An append-only byte log that can be replaced as a whole."""
+    """An append-only byte log that can be replaced as a whole, by a new log written
+    beside it while it is still appended to."""
 
     @property
     def name(self) -> str:
@@ -51,13 +53,41 @@ class Storage(Protocol):
         """Make everything appended or truncated so far durable."""
         ...
 
-    def replace(self, chunks: Iterable[bytes]) -> None:
-        """Atomically and durably replace the whole log by the concatenated chunks.
+    def begin_replacement(self) -> None:
+        """Start a new, empty log beside this one (a merge writes it while commits go on
+        appending to this one); a leftover of an earlier replacement is emptied.
 
-        If this raises OSError, or the chunks' own error, the old log must still be the
-        log (the store stays usable). If the new log may have taken its place, raise
+        Until `commit_replacement` succeeds, this log stays the log, whatever fails.
+        """
+        ...
+
+    def write_replacement(self, data: bytes) -> None:
+        """Add `data` at the end of the new log (durable only after `sync_replacement`)."""
+        ...
+
+    def sync_replacement(self) -> None:
+        """Make everything written to the new log so far durable."""
+        ...
+
+    def commit_replacement(self) -> None:
+        """Atomically and durably make the new log the log (the store calls it under its
+        lock, once the new log is synced); reads and appends go to it from then on.
+
+        If this raises OSError, the old log is still the log (the store stays usable,
+        and aborts the replacement). If the new log may have taken its place, raise
         StorageError (the store then refuses all work until it is reopened).
         """
+        ...
+
+    def abort_replacement(self) -> None:
+        """Drop the new log, if one was begun and not committed; best effort, and never
+        an OSError (a leftover file is emptied by the next `begin_replacement`)."""
+        ...
+
+    def close_replaced(self) -> None:
+        """Release the old log after `commit_replacement` (the store calls it without
+        its lock: freeing a large file takes a while). An OSError here changes nothing
+        about the log: the new one is the log."""
         ...
 
     def keep_aside(self, offset: int, data: bytes) -> str:
@@ -85,6 +115,7 @@ class MemoryStorage:
         self._name = name
         self.kept: dict[str, bytes] = {}
         """What `keep_aside` kept, by name."""
+        self._replacement: bytearray | None = None
 
     @property
     def name(self) -> str:
@@ -105,11 +136,28 @@ class MemoryStorage:
     def sync(self) -> None:
         """Nothing to do: memory is as durable as it gets."""
 
-    def replace(self, chunks: Iterable[bytes]) -> None:
-        replacement = bytearray()
-        for chunk in chunks:
-            replacement.extend(chunk)
-        self._data = replacement
+    def begin_replacement(self) -> None:
+        self._replacement = bytearray()
+
+    def write_replacement(self, data: bytes) -> None:
+        self._replacing().extend(data)
+
+    def sync_replacement(self) -> None:
+        self._replacing()
+
+    def commit_replacement(self) -> None:
+        self._data, self._replacement = self._replacing(), None
+
+    def abort_replacement(self) -> None:
+        self._replacement = None
+
+    def close_replaced(self) -> None:
+        """Nothing to release: the old bytes went with `commit_replacement`."""
+
+    def _replacing(self) -> bytearray:
+        if self._replacement is None:
+            raise StorageError(f"no replacement of {self._name!r} was begun")
+        return self._replacement
 
     def keep_aside(self, offset: int, data: bytes) -> str:
         name = aside_name(self._name, offset, data)

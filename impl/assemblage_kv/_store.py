@@ -3,7 +3,9 @@
 Its state, shared with its transactions, is a `Core` (the log, its index, the one lock
 that orders everything, and the marks that make it refuse work: see `_core`). A file
 store dropped without `close` is closed by the garbage collector, with a ResourceWarning,
-as a file is (see `LogFile.__del__`).
+as a file is (see `LogFile.__del__`). A merge holds the lock only to take its snapshot and,
+at the end, to catch up and switch logs (`_merging`): it builds the new log without it,
+so reads and commits go on meanwhile.
 
 A store opened read-only (`readonly=True`) shares nothing with the writer but the file:
 it takes no lock, never writes, and catches up with the writer only when asked
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
 from types import TracebackType
 from typing import NoReturn
 
@@ -23,7 +24,7 @@ from ._core import Core, unknown
 from ._errors import InvalidArgument, ReadOnlyStore, StorageError, WrongProcess
 from ._filestorage import FileStorage
 from ._index import Index
-from ._merging import merged_log
+from ._merging import build, catch_up, take_snapshot
 from ._opening import appended_transactions, cut_tail, publisher
 from ._readonly import ReadOnlyFileStorage, ReadOnlyTransaction
 from ._recovery import CutTail, scan
@@ -137,9 +138,10 @@ class KvStore:
         and closing again finishes a close that was interrupted (KeyboardInterrupt).
 
         In a forked child this only closes the child's handles: the parent keeps its lock.
+        A merge running in another thread is waited for.
         """
         core = self._core
-        with core.lock:
+        with core.merge_lock, core.lock:
             if self._released:
                 return
             core.closed = True
@@ -165,55 +167,80 @@ class KvStore:
     def merge(self) -> None:
         """Rewrite the log with only the latest version of each key (docs/semantics.md).
 
-        Transactions started before the merge raise SnapshotExpired from then on. If it
-        fails before the new log replaced the old one, the store stays usable.
+        Reads and commits go on while it runs: it holds the lock only to take its
+        snapshot, and at the end to append the last few commits made meanwhile and
+        switch to the new log (`_merging` names the phases). Transactions started
+        before the switch raise SnapshotExpired from then on. A merge called while
+        another runs waits for it, then merges. If it fails before the new log replaced
+        the old one, the store stays usable.
         """
         core = self._core
-        with core.lock:
-            core.check()
-            if self._readonly:
-                raise ReadOnlyStore(
-                    f"the store {self.name!r} was opened read-only, so it cannot merge: "
-                    "merge through the store's one writer (opened without readonly=True)"
-                )
-            merged = Index(core.index.origin + 1)
-            failed_to_read: list[BaseException] = []
-
-            def chunks() -> Iterator[bytes]:
+        with core.merge_lock:
+            with core.lock:  # 1. the snapshot: the log's length L, the index's keys
+                core.check()
+                if self._readonly:
+                    raise ReadOnlyStore(
+                        f"the store {self.name!r} was opened read-only, so it cannot merge: "
+                        "merge through the store's one writer (opened without readonly=True)"
+                    )
+                snapshot = take_snapshot(core.index)
                 try:
-                    yield from merged_log(core.index, merged, core.read)
-                except BaseException as error:
-                    failed_to_read.append(error)
-                    raise
-
-            core.failure = unknown(f"a merge of {self.name!r} did not finish")
+                    core.storage.begin_replacement()
+                except OSError as error:
+                    raise self._merge_kept_the_log(error) from error
+            switched = False
             try:
-                core.storage.replace(chunks())
+                # 2. without the lock: the merge of the log's first L bytes, then the
+                # transactions committed since (the log's bytes up to its length now).
+                storage, write = core.storage, core.storage.write_replacement
+                merged = build(snapshot, storage.read, write)
+                caught_up = core.index.length  # only grows; whole, durable transactions
+                catch_up(merged, storage.read, snapshot.length, caught_up, write)
+                storage.sync_replacement()
+                with core.lock:  # 3. catch up with the last few commits, and switch
+                    core.check()
+                    if catch_up(merged, storage.read, caught_up, core.index.length, write):
+                        storage.sync_replacement()
+                    core.failure = unknown(f"a merge of {self.name!r} did not finish")
+                    try:
+                        storage.commit_replacement()
+                    except OSError:  # the Storage protocol: the old log is still the log
+                        core.failure = None
+                        raise
+                    except BaseException as error:
+                        switched = True
+                        self._switch_failed(error)
+                        raise
+                    switched = True
+                    core.index = merged
+                    core.failure = None
+                try:
+                    core.storage.close_replaced()
+                except OSError as error:
+                    raise StorageError(
+                        f"the merge of {self.name!r} took effect, but closing the old log "
+                        f"failed: {error}; the store still works"
+                    ) from error
             except BaseException as error:
-                self._merge_failed(error, failed_to_read)
+                if switched:
+                    raise
+                core.storage.abort_replacement()
+                if isinstance(error, OSError):
+                    raise self._merge_kept_the_log(error) from error
                 raise
-            core.index = merged
-            core.failure = None
 
-    def _merge_failed(self, error: BaseException, failed_to_read: list[BaseException]) -> None:
-        """Decide whether the log is still the old one, and raise StorageError for an I/O
-        error; any other error the caller raises as it is."""
-        # The Storage protocol: an OSError from replace(), or an error of the chunks
-        # (reading the old log), means that the old log is still the log.
-        kept = isinstance(error, OSError) or (bool(failed_to_read) and failed_to_read[0] is error)
-        if kept:
-            self._core.failure = None
-            if isinstance(error, (OSError, StorageError)):
-                raise StorageError(
-                    f"merging {self.name!r} failed: {error}; the log is as it was and the "
-                    "store still works"
-                ) from error
-        elif isinstance(error, StorageError):
+    def _merge_kept_the_log(self, error: OSError) -> StorageError:
+        return StorageError(
+            f"merging {self.name!r} failed: {error}; the log is as it was and the store still works"
+        )
+
+    def _switch_failed(self, error: BaseException) -> None:
+        """After the new log may have replaced the old one: refuse all work from now on."""
+        if isinstance(error, StorageError):
             self._core.fail(f"merging {self.name!r} failed: {error}", error)
-        else:
-            self._core.failure = unknown(
-                f"a merge of {self.name!r} was interrupted ({type(error).__name__})"
-            )
+        self._core.failure = unknown(
+            f"a merge of {self.name!r} was interrupted ({type(error).__name__})"
+        )
 
     def refresh(self) -> None:
         """Catch up with the writer: see what it committed since opening or the last refresh.

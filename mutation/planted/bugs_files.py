@@ -51,10 +51,12 @@ FILES = (
         (
             Edit(
                 "_filestorage.py",
-                """            file_system.close(old)
+                """        self._handle, self._replacement, self._replaced = handle, None, old
+        try:
             file_system.fsync_directory(os.path.dirname(self._path))
 """,
-                """            file_system.close(old)
+                """        self._handle, self._replacement, self._replaced = handle, None, old
+        try:
             file_system.fsync_directory(os.path.dirname(self._name))
 """,
             ),
@@ -67,28 +69,14 @@ FILES = (
     Bug(
         "merge_renames_before_fsync",
         "write order",
-        "merge renames the new log over the old one before fsyncing it, so a crash can "
+        "merge renames the new log over the old one without fsyncing it, so a crash can "
         "leave an empty or partial log under the name",
         (
             Edit(
-                "_filestorage.py",
-                """            file_system.write(handle, bytes(buffer))
-            file_system.fsync(handle)
-            try:
-""",
-                """            file_system.write(handle, bytes(buffer))
-            try:
-""",
-            ),
-            Edit(
-                "_filestorage.py",
-                """            file_system.close(old)
-            file_system.fsync_directory(os.path.dirname(self._path))
-""",
-                """            file_system.fsync(handle)
-            file_system.close(old)
-            file_system.fsync_directory(os.path.dirname(self._path))
-""",
+                "_store.py",
+                """                self._storage.sync_replacement()
+                with self._lock:  # 3.""",
+                """                with self._lock:  # 3.""",
             ),
         ),
         _MERGED_THROUGH_A_LINK
@@ -103,9 +91,9 @@ FILES = (
         "merge reads the new log at its old offsets instead of expiring",
         (
             Edit(
-                "_store.py",
-                "            merged = Index(self._index.origin + 1)\n",
-                "            merged = Index(self._index.origin)\n",
+                "_merging.py",
+                "    merged = Index(snapshot.origin + 1)\n",
+                "    merged = Index(snapshot.origin)\n",
             ),
         ),
         """
@@ -127,13 +115,15 @@ print(outcome(lambda: print(old.get(0, "b"), end=" ")))
         (
             Edit(
                 "_merging.py",
-                """        for version, slot, key in items:
-            value = None if version.is_removed else read(version)
+                """    for packed, slot, key in _survivors(snapshot):
+        position = packed >> LENGTH_BITS
+        length = packed & LENGTH_MASK
 """,
-                """        for version, slot, key in items:
-            if version.is_removed:
-                continue
-            value = read(version)
+                """    for packed, slot, key in _survivors(snapshot):
+        position = packed >> LENGTH_BITS
+        length = packed & LENGTH_MASK
+        if not length:
+            continue
 """,
             ),
         ),
@@ -155,18 +145,13 @@ print([version.is_removed for version in store.current().versions(0, "k")])
         (
             Edit(
                 "_merging.py",
-                "from bisect import bisect_left\n",
-                "from bisect import bisect_right\n",
+                "            transaction = bisect_left(commits, position, transaction + 1)\n",
+                "            transaction = bisect_right(commits, position, transaction + 1)\n",
             ),
             Edit(
                 "_merging.py",
-                "    groups = itertools.groupby(latest, key=lambda item: bisect_left(old.commits,"
-                " item[0]._position))\n",
-                """    def transaction_of(item: tuple[Version, int, bytes]) -> int:
-        return bisect_right(old.commits, item[0]._position)
-
-    groups = itertools.groupby(latest, key=transaction_of)
-""",
+                "from bisect import bisect_left\n",
+                "from bisect import bisect_left, bisect_right\n",
             ),
         ),
         """

@@ -7,7 +7,7 @@ bytes on disk are `encode_log(log)`, read back by `recover`.
 
 from .codec import encode_log
 from .commit import Conflict, changed_since, commit, conflict
-from .merge import merge
+from .merge import merge, merge_during
 from .packed import packed_length
 from .records import (
     MAX_STORED_KEY,
@@ -75,6 +75,7 @@ __all__ = [
     "last_updated",
     "latest_timestamp",
     "merge",
+    "merge_during",
     "next_timestamp",
     "note_listing",
     "note_read",

@@ -5,11 +5,15 @@ their key (removals included: a removed key keeps one removed version), in their
 under a commit with the same timestamp (the codec recomputes the CRC). A transaction
 left with no writes is dropped, except the last one, kept so that the latest commit
 timestamp survives.
+
+A merge that ran while transactions committed (`merge_during`) merged the log as it
+was when it began, and the transactions committed meanwhile follow, whole, as they
+were (as Bitcask's merge does).
 """
 
 from collections.abc import Mapping
 
-from .records import Log, Transaction, Write, transactions
+from .records import Commit, Log, Transaction, Write, transactions  # noqa: F401 (contracts)
 from .view import Key, index
 
 
@@ -51,3 +55,19 @@ def merge(log: Log) -> Log:
         if writes or n == last
         for record in (*writes, commit)
     )
+
+
+def merge_during(log: Log, at: int) -> Log:
+    """The log after a merge that began when it held its first `at` records: their
+    merge, then the transactions committed during the merge, as they were.
+
+    With nothing committed during it, it is `merge`; merging its result again gives what
+    merging the whole log gives:
+
+    pre: 0 <= at <= len(log)
+    pre: at == 0 or isinstance(log[at - 1], Commit)
+    post: __return__[len(__return__) - (len(log) - at) :] == log[at:]
+    post: at < len(log) or __return__ == merge(log)
+    post: merge(__return__) == merge(log)
+    """
+    return merge(log[:at]) + log[at:]

@@ -134,7 +134,8 @@ def explore(schedule: Schedule, chooser: Strategy | None = None) -> tuple[Histor
         schedule.chooser() if chooser is None else chooser,
         setup=setup,
         ticks=wandering_clock(schedule.seed),
-        clock_seam=VARIANTS[schedule.variant],
+        clock_seam=VARIANTS[schedule.variant].clock,
+        storage_seam=VARIANTS[schedule.variant].storage,
         on_file=schedule.storage == "file",
     )
     found = problems(history)

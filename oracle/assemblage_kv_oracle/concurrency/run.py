@@ -39,9 +39,10 @@ TxId = tuple[str, int]
 
 @dataclass(frozen=True)
 class Event:
-    """Something that changed the log: a transaction's append, or a merge."""
+    """Something that changed the log: a transaction's append, or a merge's begin (where
+    it takes the length it merges), switch or abort (`ControlledStorage`)."""
 
-    kind: str  # "append" or "merge"
+    kind: str  # "append", "merge-begin", "merge" or "merge-abort"
     tx: TxId | None = None
 
 
@@ -90,6 +91,15 @@ def same_clock(
     return clock
 
 
+StorageSeam = Callable[[kv.Storage], kv.Storage]
+"""Wraps the store's storage (a planted variant may drop some of its calls)."""
+
+
+def same_storage(storage: kv.Storage) -> kv.Storage:
+    """The real store: its storage, untouched."""
+    return storage
+
+
 def normalise(op: Op, answer: object) -> object:
     """An answer as the spec's model gives it too: keys sorted, versions as tuples."""
     if op.name == "keys":
@@ -100,7 +110,14 @@ def normalise(op: Op, answer: object) -> object:
 
 
 class ControlledStorage:
-    """A storage whose every call is a sync point; appends and replaces are logged."""
+    """A storage whose every call is a sync point; appends and merges are logged.
+
+    A merge logs two events: "merge-begin" when it begins its new log (under the store's
+    lock, where it takes the log's length L it merges up to) and "merge" when the new
+    log replaces the old one (the switch, under the lock too); "merge-abort" if it gives
+    up in between. The appends logged between its begin and its switch are the commits
+    made during the merge.
+    """
 
     def __init__(
         self,
@@ -112,12 +129,12 @@ class ControlledStorage:
     ) -> None:
         self.inner = inner
         self.events: list[Event] = []
-        self._replacing = not switching
+        self._switching = switching
         self._scheduler = scheduler
         self._appender = appender
 
     def _switch(self, call: str) -> None:
-        if not self._replacing:
+        if self._switching:
             self._scheduler.switch(call)
 
     @property
@@ -145,16 +162,30 @@ class ControlledStorage:
         self._switch("storage.sync")
         self.inner.sync()
 
-    def replace(self, chunks: Iterable[bytes]) -> None:
-        # The merge's reads of the old log are part of this one call: as sync points
-        # they would only make a merge too long for another thread to see it whole.
-        self._switch("storage.replace")
+    def begin_replacement(self) -> None:
+        self._switch("storage.begin_replacement")
+        self.inner.begin_replacement()
+        self.events.append(Event("merge-begin"))
+
+    def write_replacement(self, data: bytes) -> None:
+        self._switch("storage.write_replacement")
+        self.inner.write_replacement(data)
+
+    def sync_replacement(self) -> None:
+        self._switch("storage.sync_replacement")
+        self.inner.sync_replacement()
+
+    def commit_replacement(self) -> None:
+        self._switch("storage.commit_replacement")
+        self.inner.commit_replacement()
         self.events.append(Event("merge"))
-        replacing, self._replacing = self._replacing, True
-        try:
-            self.inner.replace(chunks)
-        finally:
-            self._replacing = replacing
+
+    def abort_replacement(self) -> None:
+        self.inner.abort_replacement()
+        self.events.append(Event("merge-abort"))
+
+    def close_replaced(self) -> None:
+        self.inner.close_replaced()
 
     def keep_aside(self, offset: int, data: bytes) -> str:
         self._switch("storage.keep_aside")
@@ -181,6 +212,7 @@ def run_programs(
     ticks: Iterator[int] | None = None,
     on_file: bool = False,
     clock_seam: ClockSeam = same_clock,
+    storage_seam: StorageSeam = same_storage,
     max_steps: int = 20_000,
 ) -> History:
     """Run each program in a controlled thread of its own on one new store in memory (on
@@ -211,7 +243,7 @@ def run_programs(
         inner: kv.Storage = kv.FileStorage(FILE, file_system=files)
     else:
         inner = kv.MemoryStorage()
-    storage = ControlledStorage(inner, scheduler, appender, switching=not on_file)
+    storage = ControlledStorage(storage_seam(inner), scheduler, appender, switching=not on_file)
     lock = scheduler.lock("the store's lock")
     store = open_scheduled(storage, lock, clock=clock_seam(clock, lock, committing))
     records: list[TxRecord] = []

@@ -3,15 +3,18 @@
 The serial order is the order of the appends (and merges) in the log. Each committed
 transaction is replayed through the spec's model on the log as it stood just before its
 append: every op must answer what it answered in the run, and the commit must go
-through. What the replay builds must be, byte for byte, the run's final log (commit
+through. A merge is two points of that order: where it began (the log it merges) and
+where it switched logs; the log after the switch is the spec's `merge_during` of the
+log then, at the length it had when the merge began, so the commits made during the
+merge must follow, whole. What the replay builds must be, byte for byte, the run's final log (commit
 timestamps included: the replay commits each at the clock reading its run did).
 
 Every transaction, appended or not, is also placed at some point between the call and
 the return of its `current()`: all its answers must match the spec's from there, start
 timestamp included. If it raised TransactionConflict, the spec's conflict rule must hold
 against the log when its commit ended; if it committed, the rule must not hold against
-the log it appended to; if SnapshotExpired, a merge must have come after that point,
-and otherwise none. Anything else it raised is a finding by itself.
+the log it appended to; if SnapshotExpired, a merge must have switched logs after that
+point, and otherwise none. Anything else it raised is a finding by itself.
 """
 
 from __future__ import annotations
@@ -60,11 +63,19 @@ def _serial_logs(history: History, found: list[str]) -> Iterator[spec.Log]:
     """The spec's log after each event (the empty log first), noting what does not replay."""
     by_tx = {record.tx: record for record in history.records}
     log: spec.Log = ()
+    merging: int | None = None  # the length of the log when the running merge began
     yield log
     for event in history.events:
         record = by_tx.get(event.tx) if event.tx is not None else None
-        if event.kind == "merge":
-            log = spec.merge(log)
+        if event.kind == "merge-begin":
+            merging = len(log)
+        elif event.kind == "merge-abort":
+            merging = None
+        elif event.kind == "merge":
+            if merging is None:
+                found.append("a merge switched logs without having begun")
+                merging = len(log)
+            log, merging = spec.merge_during(log, merging), None
         elif record is None or record.outcome != "committed":
             outcome = "no transaction" if record is None else f"{record.outcome}"
             found.append(f"an append by {event.tx} whose commit ended with {outcome}")

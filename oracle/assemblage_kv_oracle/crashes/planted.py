@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Iterable
 
 import assemblage_kv as kv
 from assemblage_kv._filesystem import FileSystem
@@ -134,8 +133,23 @@ class _PassStorage:
     def sync(self) -> None:
         self.inner.sync()
 
-    def replace(self, chunks: Iterable[bytes]) -> None:
-        self.inner.replace(chunks)
+    def begin_replacement(self) -> None:
+        self.inner.begin_replacement()
+
+    def write_replacement(self, data: bytes) -> None:
+        self.inner.write_replacement(data)
+
+    def sync_replacement(self) -> None:
+        self.inner.sync_replacement()
+
+    def commit_replacement(self) -> None:
+        self.inner.commit_replacement()
+
+    def abort_replacement(self) -> None:
+        self.inner.abort_replacement()
+
+    def close_replaced(self) -> None:
+        self.inner.close_replaced()
 
     def keep_aside(self, offset: int, data: bytes) -> str:
         return self.inner.keep_aside(offset, data)
