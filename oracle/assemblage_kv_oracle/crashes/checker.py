@@ -38,7 +38,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import assemblage_kv as kv
-import assemblage_kv_spec as spec
+from assemblage_kv_oracle import spec_memo
 from assemblage_kv_oracle.crashes.findings import (
     AFTER_CRASH,
     Budget,
@@ -114,7 +114,8 @@ class _Checker:
             verdict = self.recover(state.image, 1, before or b"" if damaged else None)
             problems = list(verdict.problems)
             if damaged:  # what the medium damaged was a disk that a power loss may leave
-                problems += self._promises(spec.encode_log(spec.recover(before or b"").log), step)
+                power_lost = spec_memo.recover(before or b"").log
+                problems += self._promises(spec_memo.encode_log(power_lost), step)
             elif verdict.log is not None:
                 problems += self._promises(verdict.log, step)
             for problem in problems:
@@ -178,7 +179,7 @@ class _Checker:
 
     def _recover(self, image: Image, depth: int, undamaged: bytes | None) -> Verdict:
         data = image.get(self.log, b"")
-        expected = spec.recover(data)
+        expected = spec_memo.recover(data)
         file_system = self.place.file_system(image)
         opener = self.seams.opener(file_system, self.place.path)
         if expected.status == "corrupt":
@@ -199,7 +200,7 @@ class _Checker:
             message = f"open raised {error!r}; the spec recovers it ({expected.status})"
             return Verdict(None, (Problem("recovery-disagrees", message),))
         opened = len(file_system.history)
-        log = spec.encode_log(expected.log)
+        log = spec_memo.encode_log(expected.log)
         kept = Kept.of(pair.real, file_system, data)
         self.report.kept_aside += bool(kept.copy)
         problems = []
@@ -331,8 +332,8 @@ class _Checker:
                 f"not the {len(cut)} that opening left: its cut was not durable ({said})"
             )
             return Problem("cut-not-durable", message)
-        recovered = spec.recover(state.image.get(self.log, b""))
-        log = spec.encode_log(recovered.log)
+        recovered = spec_memo.recover(state.image.get(self.log, b""))
+        log = spec_memo.encode_log(recovered.log)
         if recovered.status != "corrupt" and log in logs:
             return None
         if len(logs) == 1:
