@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -43,8 +44,9 @@ class Layout:
     links: Mapping[str, str] = field(default_factory=dict)
     relative: bool = False
 
-    @property
+    @functools.cached_property
     def tree(self) -> Tree:
+        """Made once, so that the paths resolved on it are resolved once (`Tree.resolved`)."""
         return Tree(
             (ROOT, *(f"{ROOT}/{d}" for d in self.directories)),
             {f"{ROOT}/{link}": target for link, target in self.links.items()},
