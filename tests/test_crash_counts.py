@@ -8,7 +8,11 @@ same crash points, crash states, recoveries and verdicts, model by model.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from hypothesis.configuration import set_hypothesis_home_dir
+from hypothesis.internal import charmap
 
 from assemblage_kv_oracle import seeded
 from assemblage_kv_oracle.crashes import LAYOUTS, REAL, check, example, model_named
@@ -59,3 +63,15 @@ def test_a_campaign_counts_what_it_counted_before() -> None:
         "ext4-like/1": 91,
         "media/512": 207,
     }
+
+
+def test_the_utf8_table_handed_to_hypothesis_is_the_one_it_works_out(tmp_path: Path) -> None:
+    """`seeded.elsewhere` writes the table rather than letting Hypothesis work it out:
+    it must be the same table, or the draws (the workloads) would change."""
+    set_hypothesis_home_dir(str(tmp_path))
+    try:
+        encodable, not_round_trip = charmap.intervals_from_codec.__wrapped__("utf-8")
+    finally:
+        set_hypothesis_home_dir(None)
+    assert [list(interval) for interval in encodable.intervals] == seeded.UTF8_ENCODABLE
+    assert not not_round_trip.intervals
