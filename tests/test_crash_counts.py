@@ -1,5 +1,8 @@
 """The crash checker's shortcuts check exactly what it checked without them.
 
+A recalled verdict of a look-alike disk is the one judging it afresh gives, and the
+files whose first bytes may matter are never ignored (lookalikes.py).
+
 The counts below were printed by the checker before it remembered anything across
 states (the spec's answers, replays of a recording, resolved paths: docs/persistence.md,
 "How the checker is fast"): the same seed and the same workloads must still give the
@@ -17,7 +20,12 @@ from hypothesis.internal import charmap
 from assemblage_kv_oracle import seeded
 from assemblage_kv_oracle.crashes import LAYOUTS, REAL, check, example, model_named
 from assemblage_kv_oracle.crashes.campaign import MODELS, campaign
+from assemblage_kv_oracle.crashes.checker import _Checker
 from assemblage_kv_oracle.crashes.findings import Budget
+from assemblage_kv_oracle.crashes.lookalikes import Lookalikes, _emptied_first
+from assemblage_kv_oracle.crashes.run import placed, run
+from assemblage_kv_oracle.crashes.simulated_fs import ROOT, Image, Operation, Recording
+from assemblage_kv_oracle.crashes.verdicts import Verdict
 
 # (layout, model): (points, exhaustive points, states, recoveries, kept aside,
 # not a store, divergences) of `example()` under Budget(16, 4), seed 3.
@@ -75,3 +83,67 @@ def test_the_utf8_table_handed_to_hypothesis_is_the_one_it_works_out(tmp_path: P
         set_hypothesis_home_dir(None)
     assert [list(interval) for interval in encodable.intervals] == seeded.UTF8_ENCODABLE
     assert not not_round_trip.intervals
+
+
+# --- look-alike disks (crashes/lookalikes.py) --------------------------------------------
+
+
+class _Verifying(Lookalikes):
+    """Recalls a verdict only after judging the disk afresh and finding the same one."""
+
+    def __init__(self, checker: _Checker) -> None:
+        super().__init__(checker.log)
+        self.checker = checker
+        self.recalled = 0
+
+    def recall(self, image: Image) -> Verdict | None:
+        verdict = super().recall(image)
+        if verdict is not None:
+            self.recalled += 1
+            fresh = self.checker._recover(image, 2, None, self.checker.place.file_system(image))
+            assert fresh == verdict
+        return verdict
+
+
+@pytest.mark.parametrize("model", ["worst-case/1", "worst-case/3"])
+def test_a_recalled_verdict_is_the_verdict_the_disk_gets(model: str) -> None:
+    with placed(REAL.where) as place:
+        the_run = run(example(), REAL, place=place)
+        checker = _Checker(the_run, model_named(model), Budget(16, 4), 3, REAL, place)
+        checker.lookalikes = verifying = _Verifying(checker)
+        for point, step in the_run.crash_points():
+            checker.point(point, step)
+    assert verifying.recalled > 0 and not checker.report.divergences
+
+
+def _recording(*history: Operation) -> Recording:
+    return Recording({f"{ROOT}/log": 1, f"{ROOT}/tmp": 2}, {1: b"log", 2: b"junk"}, history)
+
+
+TMP = f"{ROOT}/tmp"
+EMPTY = Operation("create", TMP, 2)
+SYNC = Operation("fsync", TMP, 2)
+MOVE = Operation("rename", TMP, 2, target=f"{ROOT}/copy")
+
+
+def test_a_file_emptied_before_use_and_synced_before_its_rename_may_differ() -> None:
+    assert _emptied_first(_recording(EMPTY, Operation("write", TMP, 2, 0, b"x"), SYNC, MOVE))
+    assert _emptied_first(_recording(EMPTY, Operation("pread", inode=2, length=4)))
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        (Operation("pread", inode=2, length=4), EMPTY),  # read before emptied
+        (Operation("size", inode=2), EMPTY),
+        (Operation("write", TMP, 2, 4, b"x"), EMPTY),  # appended after its bytes
+        (Operation("truncate", TMP, 2, length=2), EMPTY),
+        (EMPTY, MOVE, SYNC),  # renamed before its new bytes were durable
+        (MOVE,),  # never emptied
+        (Operation("open_read", TMP, 2),),
+    ],
+)
+def test_a_file_whose_first_bytes_may_matter_must_be_the_same(
+    history: tuple[Operation, ...],
+) -> None:
+    assert not _emptied_first(_recording(*history))

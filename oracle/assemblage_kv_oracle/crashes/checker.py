@@ -46,6 +46,7 @@ from assemblage_kv_oracle.crashes.findings import (
     Progress,
     Report,
 )
+from assemblage_kv_oracle.crashes.lookalikes import Lookalikes
 from assemblage_kv_oracle.crashes.persistence import (
     CrashState,
     PersistenceModel,
@@ -85,6 +86,7 @@ class _Checker:
         self.place = place
         self.log = place.layout.log
         self.verdicts: dict[tuple[Any, int, bytes | None], Verdict] = {}
+        self.lookalikes = Lookalikes(self.log)
         self.report = Report(the_run.workload, model.name, seams.variant)
         self.reported: set[tuple[str, Any]] = set()
 
@@ -174,13 +176,30 @@ class _Checker:
         key = (image_key(image), depth, undamaged)
         if key not in self.verdicts:
             self.report.recoveries += 1
-            self.verdicts[key] = self._recover(image, depth, undamaged)
+            self.verdicts[key] = self._recall_or_recover(image, depth, undamaged)
         return self.verdicts[key]
 
-    def _recover(self, image: Image, depth: int, undamaged: bytes | None) -> Verdict:
+    def _recall_or_recover(self, image: Image, depth: int, undamaged: bytes | None) -> Verdict:
+        """A second recovery (of a power loss) may look like one judged before, where
+        anyone looks (lookalikes.py): its verdict, counted as `_recover` counts it."""
+        if depth == 1 or undamaged is not None or self.follow.damages_synced_data:
+            return self._recover(image, depth, undamaged, self.place.file_system(image))
+        verdict = self.lookalikes.recall(image)
+        if verdict is not None:
+            self.report.kept_aside += bool(verdict.copy)
+            status = spec_memo.recover(image.get(self.log, b"")).status
+            self.report.not_a_store += status == "not a store"
+            return verdict
+        file_system = self.place.file_system(image)
+        verdict = self._recover(image, depth, undamaged, file_system)
+        self.lookalikes.keep(image, file_system.recording(), verdict)
+        return verdict
+
+    def _recover(
+        self, image: Image, depth: int, undamaged: bytes | None, file_system: SimulatedFileSystem
+    ) -> Verdict:
         data = image.get(self.log, b"")
         expected = spec_memo.recover(data)
-        file_system = self.place.file_system(image)
         opener = self.seams.opener(file_system, self.place.path)
         if expected.status == "corrupt":
             refused = self._refuses(opener, file_system, image, kv.CorruptStore, undamaged)
@@ -218,7 +237,7 @@ class _Checker:
             recording = Recording(recording.initial, recording.contents,
                                   recording.history[:opened])  # fmt: skip
             problems += self._second_crash(recording, image, log, kept)
-        return Verdict(log, tuple(problems))
+        return Verdict(log, tuple(problems), kept.copy)
 
     def _refuses(
         self,

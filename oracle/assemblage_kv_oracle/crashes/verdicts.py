@@ -25,10 +25,11 @@ class Problem:
 @dataclass(frozen=True)
 class Verdict:
     """How a disk recovers: the spec log it opens to (encoded; None if it does not
-    open) and what went wrong."""
+    open), what went wrong, and the copy the opening kept a cut tail in ("" if none)."""
 
     log: bytes | None
     problems: tuple[Problem, ...]
+    copy: str = ""
 
 
 def image_key(image: Image) -> tuple[tuple[str, bytes], ...]:
