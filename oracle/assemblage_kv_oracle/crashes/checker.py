@@ -411,42 +411,47 @@ def check(
     seams: Seams = REAL,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    place: Place | None = None,
 ) -> Report:
     """Crash `workload` at every point under `model` (worst case by default) and check
     every crash state (docs/persistence.md). Same arguments, same report (but seconds).
 
     `on_progress` hears after every crash point; `should_stop` is asked before each and
-    ends the check early (the report then covers the points done).
+    ends the check early (the report then covers the points done). `place`: the seams'
+    layout made ready (a campaign makes it once for all models), else made for this check.
     """
+    if place is None:
+        with placed(seams.where) as here:
+            return check(workload, model, budget=budget, seed=seed, seams=seams,
+                         on_progress=on_progress, should_stop=should_stop, place=here)  # fmt: skip
     model = WorstCase() if model is None else model
     budget = Budget() if budget is None else budget
     started = time.perf_counter()
-    with placed(seams.where) as place:
-        try:
-            the_run = run(workload, seams, place=place)
-        except Divergence as divergence:
-            report = Report(tuple(workload), model.name, seams.variant)
-            report.divergences.append(
-                CrashDivergence(
-                    "answers-differ",
-                    str(divergence),
-                    tuple(workload),
-                    model.name,
-                    seams.variant,
-                    None,
-                )
+    try:
+        the_run = run(workload, seams, place=place)
+    except Divergence as divergence:
+        report = Report(tuple(workload), model.name, seams.variant)
+        report.divergences.append(
+            CrashDivergence(
+                "answers-differ",
+                str(divergence),
+                tuple(workload),
+                model.name,
+                seams.variant,
+                None,
             )
-            return report
-        checker = _Checker(the_run, model, budget, seed, seams, place)
-        points = the_run.crash_points()
-        for done, (point, step) in enumerate(points, 1):
-            if should_stop is not None and should_stop():
-                break
-            checker.point(point, step)
-            if on_progress is not None:
-                report = checker.report
-                on_progress(Progress(done, len(points), report.states_checked,
-                                     len(report.divergences)))  # fmt: skip
+        )
+        return report
+    checker = _Checker(the_run, model, budget, seed, seams, place)
+    points = the_run.crash_points()
+    for done, (point, step) in enumerate(points, 1):
+        if should_stop is not None and should_stop():
+            break
+        checker.point(point, step)
+        if on_progress is not None:
+            report = checker.report
+            on_progress(Progress(done, len(points), report.states_checked,
+                                 len(report.divergences)))  # fmt: skip
     checker.report.seconds = time.perf_counter() - started
     return checker.report
 

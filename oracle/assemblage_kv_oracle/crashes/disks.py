@@ -89,6 +89,8 @@ class _Replay:
         point = min(point, len(history))
         for index in range(self.done, point):
             op = history[index]
+            if op.kind not in _REPLAYED:
+                continue
             if op.kind in ("open_log", "create") and op.created:
                 disk.files[op.inode] = PendingFile(b"", [])
                 current[op.inode] = bytearray()
@@ -113,6 +115,12 @@ class _Replay:
                 _commit_names(disk, op.path)
         self.done = point
 
+
+_REPLAYED = frozenset(
+    {"open_log", "create", "write", "truncate", "fsync", "rename", "unlink", "fsync_directory"}
+)
+"""The calls that change what is durable or pending; the rest (reads, closes, locks)
+leave the disk as it was."""
 
 _REPLAYS: OrderedDict[tuple[int, bool], _Replay] = OrderedDict()
 _KEPT = 8

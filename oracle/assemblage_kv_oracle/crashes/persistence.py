@@ -15,6 +15,7 @@ before the damage, to judge the recovery by.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import random
@@ -31,6 +32,18 @@ def cuts(op: Operation, granularity: int) -> list[int]:
     multiples of `granularity` in the file (sectors, pages)."""
     first = (op.offset // granularity + 1) * granularity
     return [at - op.offset for at in range(first, op.offset + len(op.data), granularity)]
+
+
+def _count_cuts(op: Operation, granularity: int) -> int:
+    """len(cuts(op, granularity)), without making the list."""
+    first = (op.offset // granularity + 1) * granularity
+    return len(range(first, op.offset + len(op.data), granularity))
+
+
+@functools.lru_cache(maxsize=256)
+def _garbage(index: int, length: int) -> bytes:
+    """The garbage a write at `index` in the record may leave (seeded by it: pure)."""
+    return random.Random(index).randbytes(length)
 
 
 @dataclass(frozen=True)
@@ -112,7 +125,7 @@ class WorstCase:
                 if op.kind == "truncate":
                     found.append(Dimension(op.describe(), either, index, inode))
                     continue
-                n = len(cuts(op, self.granularity))
+                n = _count_cuts(op, self.granularity)
                 families = [
                     Family("lost", 1),
                     Family("whole", 1),
@@ -150,18 +163,18 @@ class WorstCase:
     ) -> tuple[bytes | None, str]:
         """What of a write lands on disk, and that in words."""
         data = op.data
-        at = [0, *cuts(op, self.granularity), len(data)]
         if outcome == "lost":
             return None, outcome
         if outcome == "whole":
             return data, outcome
+        if outcome == "garbage":
+            return _garbage(index, len(data)), outcome
+        at = [0, *cuts(op, self.granularity), len(data)]
         if outcome == "torn":
             return data[: at[member + 1]], f"torn after {at[member + 1]} bytes"
         if outcome == "zero-filled":
             cut = at[member]
             return data[:cut] + bytes(len(data) - cut), f"{cut} bytes kept, then zeros"
-        if outcome == "garbage":
-            return random.Random(index).randbytes(len(data)), outcome
         pieces = [
             data[a:b] if member >> i & 1 else bytes(b - a)
             for i, (a, b) in enumerate(itertools.pairwise(at))
