@@ -11,15 +11,16 @@ same crash points, crash states, recoveries and verdicts, model by model.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.internal import charmap
 
-from assemblage_kv_oracle import seeded
+from assemblage_kv_oracle import commands, seeded
 from assemblage_kv_oracle.crashes import LAYOUTS, REAL, check, example, model_named
-from assemblage_kv_oracle.crashes.campaign import MODELS, campaign
+from assemblage_kv_oracle.crashes.campaign import MODELS, Totals, campaign
 from assemblage_kv_oracle.crashes.checker import _Checker
 from assemblage_kv_oracle.crashes.findings import Budget
 from assemblage_kv_oracle.crashes.lookalikes import Lookalikes, _emptied_first
@@ -147,3 +148,19 @@ def test_a_file_whose_first_bytes_may_matter_must_be_the_same(
     history: tuple[Operation, ...],
 ) -> None:
     assert not _emptied_first(_recording(*history))
+
+
+SUMMARY = re.compile(
+    r"checked (?P<states>[\d,]+) crash states at (?P<points>[\d,]+) crash points of "
+    r"(?P<workloads>\d+) workloads \((?P<recoveries>[\d,]+) recoveries\) in "
+    r"(?P<seconds>\d+\.\d) s: (?P<rate>[\d,]+) crash states/s"
+)
+
+
+def test_the_summary_line_keeps_its_format() -> None:
+    """Benchmarks parse the campaign's first summary line: it keeps this form."""
+    totals = Totals(workloads=12, points=500, states=35_804, recoveries=19_759, seconds=6.7)
+    line = commands._summary(totals).splitlines()[0]
+    found = SUMMARY.fullmatch(line)
+    assert found is not None
+    assert found["states"] == "35,804" and found["rate"] == "5,344"

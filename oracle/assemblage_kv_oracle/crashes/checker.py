@@ -26,7 +26,9 @@ the damage (no answer from damaged bytes, none of those lost), and every transac
 after the damage is still on disk, in the log or in the copy of the cut tail.
 
 Recovering the same disk twice gives the same answer, so each distinct disk is
-recovered once (per recovery depth) and judged at every point that can leave it.
+recovered once (per recovery depth) and judged at every point that can leave it; a
+second recovery of a disk that looks like one judged before, wherever the recovery or
+the checker looks, takes its verdict (lookalikes.py says why that is sound).
 Every failure is a `Divergence`: a value that names the workload, the crash point, the
 model's choices and the crashed disk, that `reproduce` checks again.
 """
