@@ -36,10 +36,15 @@ class Disk:
         found = set(self.names.values()) | {op.inode for _, op in self.pending_names}
         return sorted(found & self.files.keys())
 
-    def durable_copy(self) -> tuple[dict[str, int], dict[int, bytearray]]:
+    def durable_copy(self) -> tuple[dict[str, int], Contents]:
         """Names and file bytes as the syncs left them, to change: every image starts so."""
-        contents = {inode: bytearray(file.durable) for inode, file in self.files.items()}
-        return dict(self.names), contents
+        return dict(self.names), Contents(self.durable)
+
+    @functools.cached_property
+    def durable(self) -> dict[int, bytes]:
+        """Each file's durable bytes (found once: the disks `disk_at` gives are not
+        changed after)."""
+        return {inode: file.durable for inode, file in self.files.items()}
 
     @functools.cached_property
     def pending_calls(self) -> dict[int, Operation]:
@@ -53,6 +58,24 @@ class Disk:
     def copy(self) -> Disk:
         files = {inode: PendingFile(f.durable, list(f.pending)) for inode, f in self.files.items()}
         return Disk(dict(self.names), list(self.pending_names), files)
+
+
+class Contents(dict[int, bytearray]):
+    """Files' bytes to change, each copied from its durable bytes when first asked for:
+    most crash states change one file or two, and the others' bytes are kept as they
+    are (bytes never change, so an image may share them)."""
+
+    def __init__(self, durable: dict[int, bytes]) -> None:
+        super().__init__()
+        self.durable = durable
+
+    def __missing__(self, inode: int) -> bytearray:
+        data = self[inode] = bytearray(self.durable[inode])
+        return data
+
+    def final(self, inode: int) -> bytes:
+        """The file's bytes in the image."""
+        return bytes(self[inode]) if inode in self else self.durable[inode]
 
 
 def apply_name(names: dict[str, int], op: Operation) -> None:

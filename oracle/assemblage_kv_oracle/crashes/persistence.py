@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from assemblage_kv_oracle.crashes.disks import Disk, apply_name, disk_at, put, resize
+from assemblage_kv_oracle.crashes.disks import Contents, Disk, apply_name, disk_at, put, resize
 from assemblage_kv_oracle.crashes.simulated_fs import Operation, Recording
 
 
@@ -94,8 +94,8 @@ class PersistenceModel(Protocol):
         ...
 
 
-def _image(names: dict[str, int], contents: dict[int, bytearray]) -> dict[str, bytes]:
-    return {path: bytes(contents[inode]) for path, inode in sorted(names.items())}
+def _image(names: dict[str, int], contents: Contents) -> dict[str, bytes]:
+    return {path: contents.final(inode) for path, inode in sorted(names.items())}
 
 
 @dataclass(frozen=True)
@@ -290,7 +290,7 @@ class MediaFaults:
         return [Dimension("medium", (flips, zeros))]
 
     def _locate(
-        self, disk: Disk, contents: dict[int, bytearray], member: int, zeroed: bool
+        self, disk: Disk, contents: Contents, member: int, zeroed: bool
     ) -> tuple[str, bytearray, int]:
         """The file that the `member`-th block (or bit) of all of them is in, and which
         of its own it is."""
