@@ -3,7 +3,8 @@
 A crash during a recovery leaves many disks that differ only in a file that the next
 recovery empties before it uses it: the temporary copy of a cut tail, half written one
 way or another, which the next opening creates anew, writes, syncs and only then
-renames. Most second recoveries of a campaign are such look-alikes of one judged before.
+renames. About half the second recoveries of a campaign are look-alikes of one judged
+before.
 
 Why a look-alike's verdict is the one already found: the verdict of a second recovery
 is a function of what the store is told and of what the checker reads.
