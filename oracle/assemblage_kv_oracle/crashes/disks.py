@@ -8,7 +8,6 @@ last one stopped (`disk_at`) instead of starting over each time.
 
 from __future__ import annotations
 
-import functools
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -40,19 +39,26 @@ class Disk:
         """Names and file bytes as the syncs left them, to change: every image starts so."""
         return dict(self.names), Contents(self.durable)
 
-    @functools.cached_property
+    @property
     def durable(self) -> dict[int, bytes]:
         """Each file's durable bytes (found once: the disks `disk_at` gives are not
-        changed after)."""
-        return {inode: file.durable for inode, file in self.files.items()}
+        changed after; not a cached_property, which takes a lock on Python 3.11)."""
+        found: dict[int, bytes] | None = self.__dict__.get("_durable")
+        if found is None:
+            found = {inode: file.durable for inode, file in self.files.items()}
+            self.__dict__["_durable"] = found
+        return found
 
-    @functools.cached_property
+    @property
     def pending_calls(self) -> dict[int, Operation]:
-        """Every call not yet durable, by its index in the history (found once: the disks
-        `disk_at` gives are not changed after)."""
-        found = dict(self.pending_names)
-        for file in self.files.values():
-            found.update(file.pending)
+        """Every call not yet durable, by its index in the history (found once, as
+        `durable`)."""
+        found: dict[int, Operation] | None = self.__dict__.get("_pending_calls")
+        if found is None:
+            found = dict(self.pending_names)
+            for file in self.files.values():
+                found.update(file.pending)
+            self.__dict__["_pending_calls"] = found
         return found
 
     def copy(self) -> Disk:
