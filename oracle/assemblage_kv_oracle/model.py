@@ -13,6 +13,7 @@ from typing import Any
 from attrs import frozen
 
 import assemblage_kv_spec as spec
+from assemblage_kv_oracle import spec_memo
 
 
 class ModelError(Exception):
@@ -79,11 +80,12 @@ class ModelStore:
         self.closed = False
         self.kept_aside: bytes | None = None
         """The tail that opening must have copied aside before cutting it, if any."""
+        self._encoded: tuple[spec.Log | None, bytes] = (None, b"")
 
     @classmethod
     def from_bytes(cls, data: bytes, clock: Callable[[], int]) -> ModelStore:
         """Open a log file's bytes the way the spec's recovery reads them."""
-        recovered = spec.recover(data)
+        recovered = spec_memo.recover(data)
         if recovered.status == "corrupt":
             raise ModelError("CorruptStore")
         if recovered.status == "not a store":
@@ -94,7 +96,13 @@ class ModelStore:
         return store
 
     def encoded(self) -> bytes:
-        return spec.encode_log(self.log)
+        """The log's bytes; kept while `log` is the same (immutable) tuple, as most
+        steps leave it."""
+        log, data = self._encoded
+        if log is not self.log:
+            data = spec_memo.encode_log(self.log)
+            self._encoded = (self.log, data)
+        return data
 
     def log_size(self) -> int:
         self._open()

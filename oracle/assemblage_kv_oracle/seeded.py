@@ -15,6 +15,8 @@ puts them in a temporary folder, so that a command leaves nothing behind.
 
 from __future__ import annotations
 
+import gzip
+import json
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +26,7 @@ import hypothesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
+from hypothesis.internal import charmap
 from hypothesis.internal.conjecture import providers
 
 T = TypeVar("T")
@@ -78,7 +81,27 @@ def elsewhere() -> Iterator[None]:
     """Hypothesis's caches in a temporary folder, not `.hypothesis/` here."""
     with tempfile.TemporaryDirectory(prefix="assemblage-kv-hypothesis-") as folder:
         set_hypothesis_home_dir(folder)
+        _utf8_table()
         try:
             yield
         finally:
             set_hypothesis_home_dir(None)
+
+
+UTF8_ENCODABLE = [[0, 0xD7FF], [0xE000, 0x10FFFF]]
+"""The code points UTF-8 encodes (all but the surrogates), all of which decode back."""
+
+
+def _utf8_table() -> None:
+    """Hand Hypothesis the table of characters UTF-8 encodes, which `st.text()` needs and
+    which it would otherwise work out, one code point at a time (a second or so of every
+    command), to cache it in the folder `elsewhere` has just made. The same table, so
+    the same draws (tests/test_crash_counts.py compares them); a Hypothesis that no
+    longer reads this file just works it out again."""
+    try:
+        path = charmap.charmap_file("codec-v2-utf-8")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.GzipFile(path, "wb", mtime=1) as table:
+            table.write(json.dumps([UTF8_ENCODABLE, []]).encode())
+    except (AttributeError, OSError):
+        return

@@ -337,10 +337,11 @@ class DerivedIndex:
     last_updated: int | None
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=1024)
 def derived_index(log: spec.Log) -> DerivedIndex:
-    """Kept for the last few logs: a log is a value, most steps leave it as it was, and the
-    spec reads all of it for each key."""
+    """Kept for the last logs: a log is a value, most steps leave it as it was, the crash
+    checker meets each of a workload's logs again and again, and the spec reads all of
+    it for each key."""
     snapshot = spec.begin(log, 0)
 
     def decoded(value: bytes | None) -> bytes:

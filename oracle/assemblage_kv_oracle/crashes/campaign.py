@@ -21,7 +21,7 @@ from assemblage_kv_oracle import seeded
 from assemblage_kv_oracle.crashes.checker import check
 from assemblage_kv_oracle.crashes.findings import Budget, CrashDivergence, Progress
 from assemblage_kv_oracle.crashes.persistence import PersistenceModel
-from assemblage_kv_oracle.crashes.run import Seams
+from assemblage_kv_oracle.crashes.run import Seams, placed
 from assemblage_kv_oracle.crashes.workloads import sample_workloads
 from assemblage_kv_oracle.program import Op
 
@@ -123,26 +123,30 @@ def campaign(
 
     while not out_of_time() and (max_workloads is None or totals.workloads < max_workloads):
         workload = next_workload()
-        for model in models:
-            base = totals.states
-            report = check(
-                workload,
-                model,
-                budget=budget,
-                seed=seed,
-                seams=seams.for_workload(totals.workloads),
-                on_progress=functools.partial(progress, totals.states),
-                should_stop=out_of_time,
-            )
-            totals.points += report.points
-            totals.states = base + report.states_checked
-            totals.recoveries += report.recoveries
-            totals.kept_aside += report.kept_aside
-            totals.not_a_store += report.not_a_store
-            totals.by_model[model.name] = totals.by_model.get(model.name, 0) + report.states_checked
-            if report.divergences:
-                totals.divergence = report.divergences[0]
-                break
+        here = seams.for_workload(totals.workloads)
+        with placed(here.where) as place:  # once for every model: nothing writes in it
+            for model in models:
+                base = totals.states
+                report = check(
+                    workload,
+                    model,
+                    budget=budget,
+                    seed=seed,
+                    seams=here,
+                    on_progress=functools.partial(progress, totals.states),
+                    should_stop=out_of_time,
+                    place=place,
+                )
+                totals.points += report.points
+                totals.states = base + report.states_checked
+                totals.recoveries += report.recoveries
+                totals.kept_aside += report.kept_aside
+                totals.not_a_store += report.not_a_store
+                count = totals.by_model.get(model.name, 0) + report.states_checked
+                totals.by_model[model.name] = count
+                if report.divergences:
+                    totals.divergence = report.divergences[0]
+                    break
         totals.workloads += 1
         totals.seconds = time.monotonic() - started
         on_status(totals, spent())

@@ -26,7 +26,9 @@ the damage (no answer from damaged bytes, none of those lost), and every transac
 after the damage is still on disk, in the log or in the copy of the cut tail.
 
 Recovering the same disk twice gives the same answer, so each distinct disk is
-recovered once (per recovery depth) and judged at every point that can leave it.
+recovered once (per recovery depth) and judged at every point that can leave it; a
+second recovery of a disk that looks like one judged before, wherever the recovery or
+the checker looks, takes its verdict (lookalikes.py says why that is sound).
 Every failure is a `Divergence`: a value that names the workload, the crash point, the
 model's choices and the crashed disk, that `reproduce` checks again.
 """
@@ -38,7 +40,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import assemblage_kv as kv
-import assemblage_kv_spec as spec
+from assemblage_kv_oracle import spec_memo
 from assemblage_kv_oracle.crashes.findings import (
     AFTER_CRASH,
     Budget,
@@ -46,6 +48,7 @@ from assemblage_kv_oracle.crashes.findings import (
     Progress,
     Report,
 )
+from assemblage_kv_oracle.crashes.lookalikes import Lookalikes
 from assemblage_kv_oracle.crashes.persistence import (
     CrashState,
     PersistenceModel,
@@ -85,6 +88,7 @@ class _Checker:
         self.place = place
         self.log = place.layout.log
         self.verdicts: dict[tuple[Any, int, bytes | None], Verdict] = {}
+        self.lookalikes = Lookalikes(self.log)
         self.report = Report(the_run.workload, model.name, seams.variant)
         self.reported: set[tuple[str, Any]] = set()
 
@@ -114,7 +118,8 @@ class _Checker:
             verdict = self.recover(state.image, 1, before or b"" if damaged else None)
             problems = list(verdict.problems)
             if damaged:  # what the medium damaged was a disk that a power loss may leave
-                problems += self._promises(spec.encode_log(spec.recover(before or b"").log), step)
+                power_lost = spec_memo.recover(before or b"").log
+                problems += self._promises(spec_memo.encode_log(power_lost), step)
             elif verdict.log is not None:
                 problems += self._promises(verdict.log, step)
             for problem in problems:
@@ -173,13 +178,30 @@ class _Checker:
         key = (image_key(image), depth, undamaged)
         if key not in self.verdicts:
             self.report.recoveries += 1
-            self.verdicts[key] = self._recover(image, depth, undamaged)
+            self.verdicts[key] = self._recall_or_recover(image, depth, undamaged)
         return self.verdicts[key]
 
-    def _recover(self, image: Image, depth: int, undamaged: bytes | None) -> Verdict:
-        data = image.get(self.log, b"")
-        expected = spec.recover(data)
+    def _recall_or_recover(self, image: Image, depth: int, undamaged: bytes | None) -> Verdict:
+        """A second recovery (of a power loss) may look like one judged before, where
+        anyone looks (lookalikes.py): its verdict, counted as `_recover` counts it."""
+        if depth == 1 or undamaged is not None or self.follow.damages_synced_data:
+            return self._recover(image, depth, undamaged, self.place.file_system(image))
+        verdict = self.lookalikes.recall(image)
+        if verdict is not None:
+            self.report.kept_aside += bool(verdict.copy)
+            status = spec_memo.recover(image.get(self.log, b"")).status
+            self.report.not_a_store += status == "not a store"
+            return verdict
         file_system = self.place.file_system(image)
+        verdict = self._recover(image, depth, undamaged, file_system)
+        self.lookalikes.keep(image, file_system.recording(), verdict)
+        return verdict
+
+    def _recover(
+        self, image: Image, depth: int, undamaged: bytes | None, file_system: SimulatedFileSystem
+    ) -> Verdict:
+        data = image.get(self.log, b"")
+        expected = spec_memo.recover(data)
         opener = self.seams.opener(file_system, self.place.path)
         if expected.status == "corrupt":
             refused = self._refuses(opener, file_system, image, kv.CorruptStore, undamaged)
@@ -199,7 +221,7 @@ class _Checker:
             message = f"open raised {error!r}; the spec recovers it ({expected.status})"
             return Verdict(None, (Problem("recovery-disagrees", message),))
         opened = len(file_system.history)
-        log = spec.encode_log(expected.log)
+        log = spec_memo.encode_log(expected.log)
         kept = Kept.of(pair.real, file_system, data)
         self.report.kept_aside += bool(kept.copy)
         problems = []
@@ -217,7 +239,7 @@ class _Checker:
             recording = Recording(recording.initial, recording.contents,
                                   recording.history[:opened])  # fmt: skip
             problems += self._second_crash(recording, image, log, kept)
-        return Verdict(log, tuple(problems))
+        return Verdict(log, tuple(problems), kept.copy)
 
     def _refuses(
         self,
@@ -331,8 +353,8 @@ class _Checker:
                 f"not the {len(cut)} that opening left: its cut was not durable ({said})"
             )
             return Problem("cut-not-durable", message)
-        recovered = spec.recover(state.image.get(self.log, b""))
-        log = spec.encode_log(recovered.log)
+        recovered = spec_memo.recover(state.image.get(self.log, b""))
+        log = spec_memo.encode_log(recovered.log)
         if recovered.status != "corrupt" and log in logs:
             return None
         if len(logs) == 1:
@@ -351,6 +373,7 @@ class _Checker:
         promise 5: if it left the log cut, the copy is whole."""
         problems = []
         points = [n + 1 for n, op in enumerate(recording.history) if op.mutates]
+        first = dict(image)
         for point in points:
             found = crash_states(
                 self.follow,
@@ -360,7 +383,7 @@ class _Checker:
                 seed=self.seed,
             )
             for state in found.states:
-                if image_key(state.image) == image_key(image):
+                if state.image == first:
                     continue
                 self.report.states_checked += 1
                 if state.image.get(self.log) != image.get(self.log):
@@ -391,42 +414,47 @@ def check(
     seams: Seams = REAL,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    place: Place | None = None,
 ) -> Report:
     """Crash `workload` at every point under `model` (worst case by default) and check
     every crash state (docs/persistence.md). Same arguments, same report (but seconds).
 
     `on_progress` hears after every crash point; `should_stop` is asked before each and
-    ends the check early (the report then covers the points done).
+    ends the check early (the report then covers the points done). `place`: the seams'
+    layout made ready (a campaign makes it once for all models), else made for this check.
     """
+    if place is None:
+        with placed(seams.where) as here:
+            return check(workload, model, budget=budget, seed=seed, seams=seams,
+                         on_progress=on_progress, should_stop=should_stop, place=here)  # fmt: skip
     model = WorstCase() if model is None else model
     budget = Budget() if budget is None else budget
     started = time.perf_counter()
-    with placed(seams.where) as place:
-        try:
-            the_run = run(workload, seams, place=place)
-        except Divergence as divergence:
-            report = Report(tuple(workload), model.name, seams.variant)
-            report.divergences.append(
-                CrashDivergence(
-                    "answers-differ",
-                    str(divergence),
-                    tuple(workload),
-                    model.name,
-                    seams.variant,
-                    None,
-                )
+    try:
+        the_run = run(workload, seams, place=place)
+    except Divergence as divergence:
+        report = Report(tuple(workload), model.name, seams.variant)
+        report.divergences.append(
+            CrashDivergence(
+                "answers-differ",
+                str(divergence),
+                tuple(workload),
+                model.name,
+                seams.variant,
+                None,
             )
-            return report
-        checker = _Checker(the_run, model, budget, seed, seams, place)
-        points = the_run.crash_points()
-        for done, (point, step) in enumerate(points, 1):
-            if should_stop is not None and should_stop():
-                break
-            checker.point(point, step)
-            if on_progress is not None:
-                report = checker.report
-                on_progress(Progress(done, len(points), report.states_checked,
-                                     len(report.divergences)))  # fmt: skip
+        )
+        return report
+    checker = _Checker(the_run, model, budget, seed, seams, place)
+    points = the_run.crash_points()
+    for done, (point, step) in enumerate(points, 1):
+        if should_stop is not None and should_stop():
+            break
+        checker.point(point, step)
+        if on_progress is not None:
+            report = checker.report
+            on_progress(Progress(done, len(points), report.states_checked,
+                                 len(report.divergences)))  # fmt: skip
     checker.report.seconds = time.perf_counter() - started
     return checker.report
 

@@ -15,6 +15,7 @@ before the damage, to judge the recovery by.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import random
@@ -22,106 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
+from assemblage_kv_oracle.crashes.disks import Contents, Disk, apply_name, disk_at, put, resize
 from assemblage_kv_oracle.crashes.simulated_fs import Operation, Recording
-
-
-@dataclass
-class PendingFile:
-    """A file's bytes as of its last fsync, and its writes and truncates since."""
-
-    durable: bytes
-    pending: list[tuple[int, Operation]]
-
-
-@dataclass
-class Disk:
-    """What a crash after the first `point` calls of a recording starts from."""
-
-    names: dict[str, int]  # durable directory entries: path -> inode
-    pending_names: list[tuple[int, Operation]]  # creates, renames, unlinks not yet durable
-    files: dict[int, PendingFile]
-
-    def reachable(self) -> list[int]:
-        """Files a crash can leave a name for: only their bytes can matter."""
-        found = set(self.names.values()) | {op.inode for _, op in self.pending_names}
-        return sorted(found & self.files.keys())
-
-    def durable_copy(self) -> tuple[dict[str, int], dict[int, bytearray]]:
-        """Names and file bytes as the syncs left them, to change: every image starts so."""
-        contents = {inode: bytearray(file.durable) for inode, file in self.files.items()}
-        return dict(self.names), contents
-
-
-def apply_name(names: dict[str, int], op: Operation) -> None:
-    """Make one directory operation happen in `names`."""
-    if op.kind in ("open_log", "create"):
-        names[op.path] = op.inode
-    elif op.kind == "rename":
-        if names.get(op.path) == op.inode:
-            del names[op.path]
-        names[op.target] = op.inode
-    elif op.kind == "unlink" and names.get(op.path) == op.inode:
-        del names[op.path]
-
-
-def disk_at(recording: Recording, point: int, *, journaled: bool) -> Disk:
-    """Replay the first `point` calls: fsync makes a file's bytes durable, fsync_directory
-    the directory's entries; with `journaled` (ext4), an fsync of any file also commits
-    every directory operation before it, as one journal does."""
-    disk = Disk(dict(recording.initial), [], {})
-    current: dict[int, bytearray] = {}
-    for inode, data in recording.contents.items():
-        disk.files[inode] = PendingFile(data, [])
-        current[inode] = bytearray(data)
-    for index, op in enumerate(recording.history[:point]):
-        if op.kind in ("open_log", "create") and op.created:
-            disk.files[op.inode] = PendingFile(b"", [])
-            current[op.inode] = bytearray()
-            disk.pending_names.append((index, op))
-        elif op.kind == "create":  # an existing file, emptied: a truncate to 0
-            del current[op.inode][:]
-            emptied = Operation("truncate", op.path, op.inode, length=0)
-            disk.files[op.inode].pending.append((index, emptied))
-        elif op.kind == "write":
-            current[op.inode] += op.data
-            disk.files[op.inode].pending.append((index, op))
-        elif op.kind == "truncate":
-            _resize(current[op.inode], op.length)
-            disk.files[op.inode].pending.append((index, op))
-        elif op.kind == "fsync":
-            disk.files[op.inode] = PendingFile(bytes(current[op.inode]), [])
-            if journaled:
-                _commit_names(disk, None)
-        elif op.kind in ("rename", "unlink"):
-            disk.pending_names.append((index, op))
-        elif op.kind == "fsync_directory":
-            _commit_names(disk, op.path)
-    return disk
-
-
-def _commit_names(disk: Disk, directory: str | None) -> None:
-    """Make the pending directory operations durable (those in `directory`, or all)."""
-    keep = []
-    for index, op in disk.pending_names:
-        if directory is None or op.directory == directory:
-            apply_name(disk.names, op)
-        else:
-            keep.append((index, op))
-    disk.pending_names = keep
-
-
-def _resize(data: bytearray, length: int) -> None:
-    if length < len(data):
-        del data[length:]
-    else:
-        data += bytes(length - len(data))
-
-
-def _put(data: bytearray, offset: int, chunk: bytes) -> None:
-    """Bytes landing at `offset`; a gap before them (an earlier write lost) reads as zeros."""
-    if len(data) < offset:
-        data += bytes(offset - len(data))
-    data[offset : offset + len(chunk)] = chunk
 
 
 def cuts(op: Operation, granularity: int) -> list[int]:
@@ -129,6 +32,18 @@ def cuts(op: Operation, granularity: int) -> list[int]:
     multiples of `granularity` in the file (sectors, pages)."""
     first = (op.offset // granularity + 1) * granularity
     return [at - op.offset for at in range(first, op.offset + len(op.data), granularity)]
+
+
+def _count_cuts(op: Operation, granularity: int) -> int:
+    """len(cuts(op, granularity)), without making the list."""
+    first = (op.offset // granularity + 1) * granularity
+    return len(range(first, op.offset + len(op.data), granularity))
+
+
+@functools.lru_cache(maxsize=256)
+def _garbage(index: int, length: int) -> bytes:
+    """The garbage a write at `index` in the record may leave (seeded by it: pure)."""
+    return random.Random(index).randbytes(length)
 
 
 @dataclass(frozen=True)
@@ -179,8 +94,8 @@ class PersistenceModel(Protocol):
         ...
 
 
-def _image(names: dict[str, int], contents: dict[int, bytearray]) -> dict[str, bytes]:
-    return {path: bytes(contents[inode]) for path, inode in sorted(names.items())}
+def _image(names: dict[str, int], contents: Contents) -> dict[str, bytes]:
+    return {path: contents.final(inode) for path, inode in sorted(names.items())}
 
 
 @dataclass(frozen=True)
@@ -210,7 +125,7 @@ class WorstCase:
                 if op.kind == "truncate":
                     found.append(Dimension(op.describe(), either, index, inode))
                     continue
-                n = len(cuts(op, self.granularity))
+                n = _count_cuts(op, self.granularity)
                 families = [
                     Family("lost", 1),
                     Family("whole", 1),
@@ -227,9 +142,7 @@ class WorstCase:
         self, disk: Disk, dimensions: Sequence[Dimension], picks: Sequence[Pick]
     ) -> tuple[dict[str, bytes], list[str]]:
         names, contents = disk.durable_copy()
-        history = {index: op for index, op in disk.pending_names}
-        for file in disk.files.values():
-            history.update(file.pending)
+        history = disk.pending_calls
         said = []
         for dimension, (family, member) in zip(dimensions, picks, strict=True):
             op = history[dimension.index]
@@ -237,9 +150,9 @@ class WorstCase:
             if op.kind == "write":
                 chunk, outcome = self._written(op, dimension.index, outcome, member)
                 if chunk is not None:
-                    _put(contents[op.inode], op.offset, chunk)
+                    put(contents[op.inode], op.offset, chunk)
             elif outcome == "persisted" and op.kind == "truncate":
-                _resize(contents[op.inode], op.length)
+                resize(contents[op.inode], op.length)
             elif outcome == "persisted":
                 apply_name(names, op)
             said.append(f"{dimension.label}: {outcome}")
@@ -250,18 +163,18 @@ class WorstCase:
     ) -> tuple[bytes | None, str]:
         """What of a write lands on disk, and that in words."""
         data = op.data
-        at = [0, *cuts(op, self.granularity), len(data)]
         if outcome == "lost":
             return None, outcome
         if outcome == "whole":
             return data, outcome
+        if outcome == "garbage":
+            return _garbage(index, len(data)), outcome
+        at = [0, *cuts(op, self.granularity), len(data)]
         if outcome == "torn":
             return data[: at[member + 1]], f"torn after {at[member + 1]} bytes"
         if outcome == "zero-filled":
             cut = at[member]
             return data[:cut] + bytes(len(data) - cut), f"{cut} bytes kept, then zeros"
-        if outcome == "garbage":
-            return random.Random(index).randbytes(len(data)), outcome
         pieces = [
             data[a:b] if member >> i & 1 else bytes(b - a)
             for i, (a, b) in enumerate(itertools.pairwise(at))
@@ -333,13 +246,13 @@ class Ext4Like:
             data = contents[dimension.inode]
             for _, op in pending[:whole]:
                 if op.kind == "write":
-                    _put(data, op.offset, op.data)
+                    put(data, op.offset, op.data)
                 else:
-                    _resize(data, op.length)
+                    resize(data, op.length)
             words = f"{dimension.label}: first {whole} of {len(pending)} operations"
             if tear:
                 op = pending[whole][1]
-                _put(data, op.offset, op.data[:tear])
+                put(data, op.offset, op.data[:tear])
                 words += f", then {op.describe()} torn after {tear} bytes"
             said.append(words)
         return _image(names, contents), said
@@ -377,7 +290,7 @@ class MediaFaults:
         return [Dimension("medium", (flips, zeros))]
 
     def _locate(
-        self, disk: Disk, contents: dict[int, bytearray], member: int, zeroed: bool
+        self, disk: Disk, contents: Contents, member: int, zeroed: bool
     ) -> tuple[str, bytearray, int]:
         """The file that the `member`-th block (or bit) of all of them is in, and which
         of its own it is."""

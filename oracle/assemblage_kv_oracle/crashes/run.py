@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -43,8 +44,9 @@ class Layout:
     links: Mapping[str, str] = field(default_factory=dict)
     relative: bool = False
 
-    @property
+    @functools.cached_property
     def tree(self) -> Tree:
+        """Made once, so that the paths resolved on it are resolved once (`Tree.resolved`)."""
         return Tree(
             (ROOT, *(f"{ROOT}/{d}" for d in self.directories)),
             {f"{ROOT}/{link}": target for link, target in self.links.items()},
@@ -101,11 +103,18 @@ class Place:
         """The path the store is opened by."""
         if self.mount is None:
             return f"{ROOT}/{self.layout.given}"
-        full = os.path.join(self.mount, self.layout.given)
-        return os.path.relpath(full) if self.layout.relative else full
+        return _mounted(self.mount, self.layout.given, self.layout.relative, os.getcwd())
 
     def file_system(self, image: Image | None = None) -> SimulatedFileSystem:
         return SimulatedFileSystem(image, tree=self.layout.tree, mount=self.mount)
+
+
+@functools.lru_cache(maxsize=64)
+def _mounted(mount: str, given: str, relative: bool, cwd: str) -> str:
+    """The path of `given` on `mount`, relative to `cwd` if `relative` (asked for every
+    recovery: kept, as a function of its arguments)."""
+    full = os.path.join(mount, given)
+    return os.path.relpath(full, cwd) if relative else full
 
 
 @contextlib.contextmanager

@@ -22,6 +22,7 @@ import itertools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from assemblage_kv import FileId
 
@@ -30,6 +31,9 @@ ROOT = "/simulated"
 
 _HOPS = 40
 """Links followed in one path before ELOOP, as Linux does."""
+
+_RESOLVED = 4096
+"""Resolutions a tree keeps (`Tree.resolved`)."""
 
 Image = Mapping[str, bytes]
 """A disk as a crash leaves it: path -> the file's durable bytes."""
@@ -40,10 +44,12 @@ MUTATING = frozenset(
 """Kinds that can change what a crash leaves; reads, closes and locks cannot."""
 
 
-@dataclass(frozen=True)
-class Operation:
+class Operation(NamedTuple):
     """One recorded call. `inode` names the file it acted on (for `rename`: the source's
-    file; `replaced` is the file the target named before, 0 if none)."""
+    file; `replaced` is the file the target named before, 0 if none).
+
+    A named tuple (immutable, like a frozen dataclass) because every call of every
+    recovery makes one, and a tuple is made several times faster."""
 
     kind: str
     path: str = ""
@@ -95,6 +101,12 @@ class Tree:
 
     directories: tuple[str, ...] = (ROOT,)
     links: Mapping[str, str] = field(default_factory=dict)
+    resolved: dict[tuple[str, str | None, str, bool], str] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """Paths resolved on this tree: (current directory, mount, path, follow) -> where the
+    entry is. Sound to keep: a resolution that succeeds reads only the tree, which never
+    changes (the files decide only which error a failing one raises: never kept)."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +176,9 @@ class SimulatedFileSystem:
     def resolve(self, path: str, *, follow: bool = True) -> str:
         """The absolute path (under `ROOT` for a mounted disk) that `path` names, its
         links followed (the last one only if `follow`): where the entry really is."""
+        key = (self._cwd, self._mount, path, follow)
+        if self._tree is not None and key in self._tree.resolved:
+            return self._tree.resolved[key]
         absolute = os.path.normpath(os.path.join(self._cwd, path))
         if self._mount is not None:
             if absolute != self._mount and not absolute.startswith(self._mount + "/"):
@@ -187,6 +202,9 @@ class SimulatedFileSystem:
                     raise NotADirectoryError(errno.ENOTDIR, "not a directory", path)
                 raise FileNotFoundError(errno.ENOENT, "no such directory", path)
             done = here
+        if len(self._tree.resolved) >= _RESOLVED:
+            self._tree.resolved.clear()  # each check mounts anew: old mounts never return
+        self._tree.resolved[key] = done or "/"
         return done or "/"
 
     def _entry(self, path: str, *, follow: bool = True) -> str:

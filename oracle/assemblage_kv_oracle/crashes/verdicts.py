@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import assemblage_kv as kv
-import assemblage_kv_spec as spec
+from assemblage_kv_oracle import spec_memo
 from assemblage_kv_oracle.crashes.persistence import CrashState
 from assemblage_kv_oracle.crashes.simulated_fs import Image, SimulatedFileSystem
 from assemblage_kv_spec.recovery import read_transaction
@@ -25,10 +25,11 @@ class Problem:
 @dataclass(frozen=True)
 class Verdict:
     """How a disk recovers: the spec log it opens to (encoded; None if it does not
-    open) and what went wrong."""
+    open), what went wrong, and the copy the opening kept a cut tail in ("" if none)."""
 
     log: bytes | None
     problems: tuple[Problem, ...]
+    copy: str = ""
 
 
 def image_key(image: Image) -> tuple[tuple[str, bytes], ...]:
@@ -84,7 +85,7 @@ def spared(before: bytes, damaged: bytes, opened: bytes, kept: Kept) -> list[Pro
     transaction after the last damaged byte is still in the log or in the copy."""
     changed = [n for n, (old, new) in enumerate(zip(before, damaged, strict=True)) if old != new]
     first, last = changed[0], changed[-1] + 1
-    spared = spec.recover(before[:first]).valid_length
+    spared = spec_memo.recover(before[:first]).valid_length
     problems = []
     if opened != before[:spared]:
         kind = "answer-from-damaged-bytes" if len(opened) > spared else "lost-before-damage"
