@@ -34,7 +34,7 @@ from assemblage_kv_oracle.crashes import (
     run,
     workloads,
 )
-from assemblage_kv_oracle.crashes.simulated_fs import Recording
+from assemblage_kv_oracle.crashes.simulated_fs import Operation, Recording
 from assemblage_kv_oracle.program import Clock, Op
 
 DIRECTORY = "/simulated"
@@ -221,7 +221,25 @@ def test_a_merge_is_crashed_at_every_call() -> None:
     points = {point for point, step in the_run.crash_points() if step == merge}
     history = the_run.recording.history
     kinds = [history[point - 1].kind for point in sorted(points) if history[point - 1].mutates]
-    assert kinds == ["create", "write", "fsync", "rename", "fsync_directory"]
+    # the merged log, then its startup index file (PATH.hint.tmp renamed to PATH.hint)
+    assert kinds == ["create", "write", "fsync", "rename", "fsync_directory"] * 2
+
+
+def test_every_write_of_the_startup_index_file_is_crashed_at_every_call() -> None:
+    """At a merge, a close and a reopen's close: crashes there are judged like any other
+    (test_the_store_survives_every_crash_of_the_example_workload), with the hint file in
+    whatever state the model leaves it, and the reopened store must answer the spec."""
+    the_run = run(example())
+    history = the_run.recording.history
+
+    def of_the_hint(op: Operation) -> bool:
+        return ".hint" in op.path or op.target.endswith(".hint")
+
+    for name in ("merge", "reopen", "close"):
+        step = next(n for n, step in enumerate(the_run.steps) if step.op == Op(name))
+        points = sorted(point for point, at in the_run.crash_points() if at == step)
+        kinds = [history[point - 1].kind for point in points if of_the_hint(history[point - 1])]
+        assert kinds == ["create", "write", "fsync", "rename"], name
 
 
 def test_acknowledged_commits_are_checked_after_they_return() -> None:

@@ -46,6 +46,8 @@ from ._errors import (
 )
 from ._filestorage import FileStorage
 from ._format import MAX_TIMESTAMP, encode_commit, encode_entry
+from ._hint import NO_DIGEST, starting_index
+from ._hint import save as save_hint
 from ._index import LENGTH_BITS, LENGTH_MASK, Index, Version, latest, limit, visible
 from ._lock import Mutex
 from ._merging import merged_log
@@ -104,6 +106,7 @@ class KvStore:
         self._failure: str | None = None
         self._serials = itertools.count(1)
         self._recovery: CutTail | None = None
+        self._digest = NO_DIGEST  # the CRC of a log prefix, kept for the next hint
         # Set while a commit runs, so it costs nothing to format.
         self._commit_unfinished = self._unknown(f"a commit to {self.name!r} did not finish")
         _live_stores.add(self)
@@ -136,17 +139,18 @@ class KvStore:
         if not isinstance(storage, Storage):
             raise InvalidArgument(f"storage must implement the Storage protocol, not {storage!r}")
         readonly = readonly or isinstance(storage, ReadOnlyFileStorage)
-        index = Index(origin=0)
         try:
             if clock is not None and not callable(clock):
                 raise InvalidArgument(f"clock must be a function returning ms, not {clock!r}")
             size = storage.size()
-            end, damaged = scan(storage.read, size, publisher(index), storage.name)
+            index, digest = starting_index(storage, size, origin=0)
+            end, damaged = scan(storage.read, size, publisher(index), storage.name, digest.length)
             recovery = None if readonly else cut_tail(storage, end, size, damaged=damaged)
         except OSError as error:
             raise StorageError(f"cannot open {storage.name!r}: {error}") from error
         store = cls(storage, index, wall_clock if clock is None else clock, readonly=readonly)
         store._recovery = recovery
+        store._digest = digest
         return store
 
     @property
@@ -196,6 +200,9 @@ class KvStore:
         with self._lock:
             if self._released:
                 return
+            if not (self._closed or self._readonly or self._forked or self._failure):
+                self._closed = True
+                self._digest = save_hint(self._storage, self._index, self._digest)
             self._closed = True
             try:
                 self._storage.close()
@@ -255,6 +262,7 @@ class KvStore:
                 raise
             self._index = merged
             self._failure = None
+            self._digest = save_hint(self._storage, merged, NO_DIGEST)
 
     def _merge_failed(self, error: BaseException, failed_to_read: list[BaseException]) -> None:
         """Decide whether the log is still the old one, and raise StorageError for an I/O
@@ -304,8 +312,9 @@ class KvStore:
                     self._catch_up(storage)
                     return
                 try:
-                    index = Index(self._index.origin + 1)
-                    scan(replacement.read, replacement.size(), publisher(index), replacement.name)
+                    size = replacement.size()
+                    index, digest = starting_index(replacement, size, self._index.origin + 1)
+                    scan(replacement.read, size, publisher(index), replacement.name, digest.length)
                 except BaseException:
                     _close_quietly(replacement)
                     raise
@@ -515,6 +524,7 @@ class KvStore:
                 position,
             )
         return data
+
 
 def open(
     path: str | os.PathLike[str], *, clock: Clock | None = None, readonly: bool = False

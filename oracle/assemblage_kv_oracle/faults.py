@@ -227,7 +227,12 @@ class FaultyFileSystem:
 
     def open_read(self, path: str) -> int:
         after = self._before("open_read")
-        handle = self.inner.open_read(path)
+        try:
+            handle = self.inner.open_read(path)
+        except OSError:  # a missing file (a hint): the interrupt still comes after the call
+            if after:
+                raise self._error("open_read") from None
+            raise
         self.open_handles.add(handle)
         return self._opened(handle, after, "open_read")
 

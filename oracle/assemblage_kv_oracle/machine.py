@@ -342,6 +342,7 @@ class FileStoreMachine(StoreMachine):
         self.reader_live: list[tuple[Reader, TxPair]] = []
         self.reader_stale: list[TxPair] = []
         self.refreshes = 0
+        self.older_hints: list[bytes] = []
 
     def storage_opener(self) -> Callable[[], kv.Storage]:
         self.folder = Path(tempfile.mkdtemp(prefix="assemblage-kv-machine-"))
@@ -470,6 +471,43 @@ class FileStoreMachine(StoreMachine):
 
     def open_pairs(self) -> list[TxPair]:
         return super().open_pairs() + [tx for _, tx in self.reader_live]
+
+    @rule(
+        dice=st.integers(0, 7),
+        hint=st.sampled_from(sorted(reach.HINTS)),
+        at=st.integers(0, 2**16),
+    )
+    def reopen(self, dice: int, hint: str = "kept", at: int = 0) -> None:
+        """A reopen, with the startup index file the close left as it is, removed, with a
+        byte changed (at `at`), cut short, or replaced by one an earlier close wrote (a
+        prefix of the log, or of the log before a merge): every one must give the
+        answers of the spec's log, as the invariants check (the hint is never needed)."""
+        if dice in MERGES:
+            reach.note("reopens")
+            if self.live:
+                reach.note(reach.REOPEN_OPEN)
+            self.both.reopen(lambda: self.change_hint(hint, at))
+
+    def change_hint(self, how: str, at: int) -> None:
+        path = self.folder / "store.aeon.hint"
+        current = path.read_bytes() if path.exists() else None
+        if current is None and how != "older":
+            return
+        if how == "older":
+            if not self.older_hints:
+                return
+            path.write_bytes(self.older_hints[at % len(self.older_hints)])
+        elif how == "removed":
+            path.unlink()
+        elif how == "damaged":
+            changed = bytearray(current or b"")
+            changed[at % len(changed)] ^= 1 << at % 8
+            path.write_bytes(bytes(changed))
+        elif how == "cut":
+            path.write_bytes((current or b"")[: at % len(current or b"")])
+        reach.note(reach.HINTS[how])
+        if current is not None:
+            self.older_hints.append(current)
 
     @rule(dice=st.sampled_from([*MERGES, 0]), refresh=st.sampled_from([True, False]))
     def merge(self, dice: int, refresh: bool = False) -> None:
