@@ -67,9 +67,11 @@ def test_the_real_file_storage_runs_on_the_simulated_disk_unchanged() -> None:
         log = store.log_size()
     assert len(file_system.files()[PATH]) == log
     kinds = [op.kind for op in file_system.history if op.mutates]
+    hint = ("create", "write", "fsync", "rename", "fsync_directory")  # PATH.hint's writes
     assert kinds == [
         *("open_log", "fsync_directory", "write", "fsync"),
-        *("create", "write", "fsync", "rename", "fsync_directory", "write", "fsync"),
+        *("create", "write", "fsync", "rename", "fsync_directory", *hint, "write", "fsync"),
+        *hint,  # at close
     ]
     with kv.KvStore.open(kv.FileStorage(PATH, file_system=file_system)) as store:
         assert store.current().get(0, "k") == 2
@@ -363,9 +365,14 @@ def test_a_damaged_tail_is_copied_aside_durably_before_the_log_is_cut() -> None:
     assert [op.kind for op in calls] == [
         "fsync_directory", "create", "write", "fsync", "rename", "fsync_directory",
         "truncate", "fsync",
+        "create", "write", "fsync", "rename", "fsync_directory",  # the hint, at close
     ]  # fmt: skip
     assert calls[1].path == calls[4].path == f"{cut.copy}.tmp" and calls[4].target == cut.copy
-    assert file_system.files() == {PATH: log, cut.copy: b"\xff" * 5}
+    assert calls[8].path == f"{PATH}.hint.tmp" and calls[11].target == f"{PATH}.hint"
+    files = file_system.files()
+    assert files[f"{PATH}.hint"][:8] == b"AKV-HINT"
+    del files[f"{PATH}.hint"]
+    assert files == {PATH: log, cut.copy: b"\xff" * 5}
 
 
 def test_the_checker_meets_tails_kept_aside_and_disks_that_are_not_stores() -> None:
