@@ -31,7 +31,7 @@ import struct
 import sys
 import zlib
 from array import array
-from itertools import accumulate
+from itertools import accumulate, chain, pairwise
 from typing import Any, NamedTuple
 
 import msgpack
@@ -101,15 +101,15 @@ def log_digest(storage: Storage, digest: Digest, length: int) -> Digest:
 
 def _slot(keys: dict[bytes, Versions]) -> list[Any]:
     """[keys in index order, each key's latest packed version, the positions of the keys
-    with history, their version counts, all their versions end to end]."""
+    with history, where each one's versions end, all their versions end to end]."""
     values = list(keys.values())
     latest = array("q", [v if v.__class__ is int else v[-1] for v in values])  # type: ignore[index]
     histories = [n for n, v in enumerate(values) if v.__class__ is not int]
     flat: array[int] = array("q")
     for n in histories:
         flat.extend(values[n])  # type: ignore[arg-type]
-    counts = array("q", [len(values[n]) for n in histories])  # type: ignore[arg-type]
-    return [list(keys), _blob(latest), _blob(array("q", histories)), _blob(counts), _blob(flat)]
+    ends = array("q", accumulate(len(values[n]) for n in histories))  # type: ignore[arg-type]
+    return [list(keys), _blob(latest), _blob(array("q", histories)), _blob(ends), _blob(flat)]
 
 
 def encode(index: Index, digest: Digest) -> bytes:
@@ -229,7 +229,7 @@ def decode(data: bytes, origin: int) -> Index | None:
 
 
 def _keys(
-    keys: list[bytes], latest: bytes, histories: bytes, counts: bytes, flat: bytes
+    keys: list[bytes], latest: bytes, histories: bytes, history_ends: bytes, flat: bytes
 ) -> dict[bytes, Versions]:
     """One slot's dict, in the order it was written: every key with its latest version,
     then the keys with history given their arrays (an update keeps a key's place), or
@@ -241,13 +241,11 @@ def _keys(
     if not with_history:
         return dict(zip(keys, latest_versions, strict=True))
     all_versions = _ints(flat)
-    ends = list(accumulate(_ints(counts)))
+    ends = _ints(history_ends)
     if len(ends) != len(with_history) or ends[-1] != len(all_versions):
-        raise ValueError("version counts and versions differ")
-    arrays = [all_versions[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
-    if len(with_history) == len(keys):
-        if with_history != array("q", range(len(keys))):
-            raise ValueError("keys with history are out of order")
+        raise ValueError("the versions of the keys with history do not add up")
+    arrays = [all_versions[start:end] for start, end in pairwise(chain((0,), ends))]
+    if len(with_history) == len(keys):  # (ascending indexes, as written: 0 .. len - 1)
         return dict(zip(keys, arrays, strict=True))
     found: dict[bytes, Versions] = dict(zip(keys, latest_versions, strict=True))
     found.update(zip(map(keys.__getitem__, with_history), arrays, strict=True))
