@@ -34,7 +34,7 @@ from assemblage_kv_oracle.crashes import (
     run,
     workloads,
 )
-from assemblage_kv_oracle.crashes.simulated_fs import Recording
+from assemblage_kv_oracle.crashes.simulated_fs import Operation, Recording
 from assemblage_kv_oracle.program import Clock, Op
 
 DIRECTORY = "/simulated"
@@ -67,9 +67,11 @@ def test_the_real_file_storage_runs_on_the_simulated_disk_unchanged() -> None:
         log = store.log_size()
     assert len(file_system.files()[PATH]) == log
     kinds = [op.kind for op in file_system.history if op.mutates]
+    hint = ("create", "write", "fsync", "rename", "fsync_directory")  # PATH.hint's writes
     assert kinds == [
         *("open_log", "fsync_directory", "write", "fsync"),
-        *("create", "write", "fsync", "rename", "fsync_directory", "write", "fsync"),
+        *("create", "write", "fsync", "rename", "fsync_directory", *hint, "write", "fsync"),
+        *hint,  # at close
     ]
     with kv.KvStore.open(kv.FileStorage(PATH, file_system=file_system)) as store:
         assert store.current().get(0, "k") == 2
@@ -221,7 +223,25 @@ def test_a_merge_is_crashed_at_every_call() -> None:
     points = {point for point, step in the_run.crash_points() if step == merge}
     history = the_run.recording.history
     kinds = [history[point - 1].kind for point in sorted(points) if history[point - 1].mutates]
-    assert kinds == ["create", "write", "fsync", "rename", "fsync_directory"]
+    # the merged log, then its startup index file (PATH.hint.tmp renamed to PATH.hint)
+    assert kinds == ["create", "write", "fsync", "rename", "fsync_directory"] * 2
+
+
+def test_every_write_of_the_startup_index_file_is_crashed_at_every_call() -> None:
+    """At a merge, a close and a reopen's close: crashes there are judged like any other
+    (test_the_store_survives_every_crash_of_the_example_workload), with the hint file in
+    whatever state the model leaves it, and the reopened store must answer the spec."""
+    the_run = run(example())
+    history = the_run.recording.history
+
+    def of_the_hint(op: Operation) -> bool:
+        return ".hint" in op.path or op.target.endswith(".hint")
+
+    for name in ("merge", "reopen", "close"):
+        step = next(n for n, step in enumerate(the_run.steps) if step.op == Op(name))
+        points = sorted(point for point, at in the_run.crash_points() if at == step)
+        kinds = [history[point - 1].kind for point in points if of_the_hint(history[point - 1])]
+        assert kinds == ["create", "write", "fsync", "rename"], name
 
 
 def test_acknowledged_commits_are_checked_after_they_return() -> None:
@@ -345,9 +365,14 @@ def test_a_damaged_tail_is_copied_aside_durably_before_the_log_is_cut() -> None:
     assert [op.kind for op in calls] == [
         "fsync_directory", "create", "write", "fsync", "rename", "fsync_directory",
         "truncate", "fsync",
+        "create", "write", "fsync", "rename", "fsync_directory",  # the hint, at close
     ]  # fmt: skip
     assert calls[1].path == calls[4].path == f"{cut.copy}.tmp" and calls[4].target == cut.copy
-    assert file_system.files() == {PATH: log, cut.copy: b"\xff" * 5}
+    assert calls[8].path == f"{PATH}.hint.tmp" and calls[11].target == f"{PATH}.hint"
+    files = file_system.files()
+    assert files[f"{PATH}.hint"][:8] == b"AKV-HINT"
+    del files[f"{PATH}.hint"]
+    assert files == {PATH: log, cut.copy: b"\xff" * 5}
 
 
 def test_the_checker_meets_tails_kept_aside_and_disks_that_are_not_stores() -> None:

@@ -173,6 +173,8 @@ CLOSING = {
     "_filestorage.py:abort_replacement",
     "_filestorage.py:close_replaced",
     "_filesystem.py:close",
+    "_filestorage.py:write_hint",
+    "_logfile.py:read_hint",
 }
 """Where a handle is let go of before it is closed: an interrupt there leaks it (as
 `lost` does for a file call), and the process closes it when it exits."""

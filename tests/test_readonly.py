@@ -94,11 +94,13 @@ def test_a_reader_takes_no_lock_and_only_reads(written: Path) -> None:
 def test_a_reader_creates_no_lock_file(path: Path) -> None:
     with kv.open(path) as writer:
         commit(writer, ("a", 1))
-    assert sorted(os.listdir(path.parent)) == [path.name]  # the writer removed its lock file
+    # the writer removed its lock file, and left its startup index file
+    files = [path.name, f"{path.name}.hint"]
+    assert sorted(os.listdir(path.parent)) == files
     with kv.open(path, readonly=True) as reader:
         reader.refresh()
         assert state(reader) == {"a": 1}
-    assert sorted(os.listdir(path.parent)) == [path.name]
+    assert sorted(os.listdir(path.parent)) == files
 
 
 def test_a_reader_opens_files_read_only(written: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -120,7 +122,7 @@ def test_a_reader_opens_files_read_only(written: Path, monkeypatch: pytest.Monke
             patch.setattr(os, "open", recording_open)
             reader.refresh()
             reader.close()
-    assert len(flags) == 2  # at opening, and the merged file at the refresh
+    assert len(flags) == 4  # at opening, and the merged file at the refresh; each one's hint
     for flag in flags:
         assert flag & (os.O_WRONLY | os.O_RDWR) == 0  # O_RDONLY
         assert flag & (os.O_CREAT | os.O_TRUNC | os.O_APPEND) == 0

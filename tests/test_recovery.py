@@ -879,8 +879,8 @@ def test_a_flipped_bit_in_the_last_transaction_is_cut_only_after_a_durable_copy(
     [warning] = warned
     assert cut.copy in str(warning.message) and str(start) in str(warning.message)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["store.aeon", Path(cut.copy).name]
-    )  # no temporary left
+        ["store.aeon", "store.aeon.hint", Path(cut.copy).name]
+    )  # no temporary left (the hint: the startup index the close wrote)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with kv.open(path) as store:  # now clean, and the copy stays
@@ -919,7 +919,7 @@ def test_an_empty_file_and_an_unfinished_append_open_silently(tmp_path: Path) ->
                 kept = first if cut > first else 0
                 assert store.recovery == kv.CutTail(kept, cut - kept, "unfinished append", None)
             assert path.read_bytes() == whole[:kept]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["store.aeon"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store.aeon", "store.aeon.hint"]
 
 
 @pytest.mark.parametrize("kind", ["memory", "file"])
@@ -967,6 +967,7 @@ def test_a_copy_that_fails_leaves_the_log_uncut_and_no_temporary() -> None:
     assert file_system.files() == {PATH: data}
     with pytest.warns(kv.RecoveryWarning):  # a later open, with a working disk, cuts it
         kv.KvStore.open(kv.FileStorage(PATH, file_system=SimulatedFileSystem({PATH: data}))).close()
+
 
 # --- pinned by mutation testing (docs/mutation-testing.md) ----------------------------
 
@@ -1129,6 +1130,7 @@ def test_a_valid_transaction_behind_many_overlapping_chains_is_found_in_linear_w
         kv.KvStore.open(kv.MemoryStorage(good + tail))
     assert raised.value.offset == len(good)
     assert crc_bytes <= 5 * len(good + tail)
+
 
 @pytest.mark.parametrize(
     "opener",

@@ -127,6 +127,7 @@ def test_file_store_against_spec(request: pytest.FixtureRequest) -> None:
     required = [
         reach.READER_BEHIND,
         reach.READER_EXPIRED,
+        *reach.HINTS.values(),  # every way a reopen finds the startup index file
         *[f"rule {name}" for name in FILE_RULES],
     ]
     run(request, FileStoreMachine, _settings(FILE_EXAMPLES, 30), required)

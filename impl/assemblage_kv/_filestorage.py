@@ -4,8 +4,8 @@ Appends go to a file opened with O_APPEND and become durable with fsync. A merge
 writes `PATH.merged` from scratch (while commits still append to the log), fsyncs it,
 renames it over the log and fsyncs the directory (defects 3 and 8 of the original). A
 damaged tail that opening is about to cut is first kept aside the same way, in
-`PATH.cut-at-OFFSET-DIGEST`. Every file operation goes through the injectable
-`FileSystem`.
+`PATH.cut-at-OFFSET-DIGEST`, and so is the startup index file `PATH.hint` (`_hint`).
+Every file operation goes through the injectable `FileSystem`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import os
 from ._errors import StorageError
 from ._filesystem import FileSystem
 from ._lock import LogLock
-from ._logfile import LogFile
+from ._logfile import HINT_SUFFIX, LogFile
 from ._storage import aside_name
 
 
@@ -168,6 +168,28 @@ class FileStorage(LogFile):
         file_system.rename(temporary, kept)
         file_system.fsync_directory(os.path.dirname(self._path))
         return kept
+
+    def write_hint(self, data: bytes) -> None:
+        """Replace the startup index file `PATH.hint` by `data`, atomically and durably:
+        write `PATH.hint.tmp`, fsync it, rename it, fsync the directory. An OSError
+        leaves the old hint, or none (the temporary file is removed, best effort)."""
+        self._open_handle()
+        file_system = self._file_system
+        hint = self._path + HINT_SUFFIX
+        temporary = hint + ".tmp"
+        handle = file_system.create(temporary)
+        try:
+            try:
+                file_system.write(handle, data)
+                file_system.fsync(handle)
+            finally:
+                file_system.close(handle)
+            file_system.rename(temporary, hint)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                file_system.unlink(temporary)
+            raise
+        file_system.fsync_directory(os.path.dirname(self._path))
 
     def close(self) -> None:
         """Close the log and release the lock; calling it again finishes a close that

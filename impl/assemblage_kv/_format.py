@@ -83,7 +83,8 @@ def parse_entry(data: bytes, pos: int) -> tuple[int, int, int, int]:
     value_sizes = sizes + key_width
     if value_sizes > size:
         return _TRUNCATED
-    key_size = int.from_bytes(data[sizes:value_sizes], "little")
+    # A size of one byte (the usual width) is read without a slice.
+    key_size = data[sizes] if key_width == 1 else int.from_bytes(data[sizes:value_sizes], "little")
     if not 1 <= key_size <= MAX_STORED_KEY:
         return _MALFORMED
     key_start = value_sizes + value_width
@@ -91,7 +92,10 @@ def parse_entry(data: bytes, pos: int) -> tuple[int, int, int, int]:
         return _TRUNCATED
     value_size = 0
     if value_width:
-        value_size = int.from_bytes(data[value_sizes:key_start], "little")
+        if value_width == 1:
+            value_size = data[value_sizes]
+        else:
+            value_size = int.from_bytes(data[value_sizes:key_start], "little")
         if not 1 <= value_size <= MAX_VALUE:
             return _MALFORMED
     key_end = key_start + key_size

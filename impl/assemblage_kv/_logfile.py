@@ -15,6 +15,9 @@ import warnings
 from ._errors import InvalidArgument, StorageError
 from ._filesystem import FileSystem, OsFileSystem, direct_pread
 
+HINT_SUFFIX = ".hint"
+"""The startup index file of the log at PATH is PATH.hint."""
+
 
 class LogFile:
     """A log file's name, the file system it is reached through, and its open handle."""
@@ -70,6 +73,27 @@ class LogFile:
             offset += len(part)
             length -= len(part)
         return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def read_hint(self) -> bytes | None:
+        """The startup index file `PATH.hint` (`_hint`), or None if there is none."""
+        file_system = self._file_system
+        try:
+            handle = file_system.open_read(self._path + HINT_SUFFIX)
+        except FileNotFoundError:
+            return None
+        try:
+            size = file_system.size(handle)
+            parts = []
+            offset = 0
+            while offset < size:
+                part = file_system.pread(handle, offset, size - offset)
+                if not part:
+                    break
+                parts.append(part)
+                offset += len(part)
+            return b"".join(parts)
+        finally:
+            file_system.close(handle)
 
     def close(self) -> None:
         """Close the handle; again, nothing. (FileStorage also releases its lock.)"""

@@ -57,16 +57,9 @@ _PACKAGE = __name__.rpartition(".")[0] + "."
 
 
 def publisher(index: Index) -> OnTransaction:
-    """What adds each transaction `scan` reports to `index`."""
-
-    def publish(commit: int, timestamp: int, entries: list[tuple[bytes, int, int]]) -> None:
-        index.add(
-            commit,
-            timestamp,
-            [(key[-1], key[:-1], position, length) for key, position, length in entries],
-        )
-
-    return publish
+    """What adds each transaction `scan` reports to `index` (it reports them as
+    `Index.add` takes them)."""
+    return index.add
 
 
 def appended_transactions(storage: Storage, length: int) -> list[tuple[int, int, list[Entry]]]:

@@ -46,8 +46,9 @@ CHUNK = 1 << 22
 Read = Callable[[int, int], bytes]
 """Reads (offset, length) from the log; returns fewer bytes only at its end."""
 
-Entry = tuple[bytes, int, int]
-"""A committed kv entry: stored key, offset of its value, length of its value."""
+Entry = tuple[int, bytes, int, int]
+"""A committed kv entry as `Index.add` takes it: slot, key (the stored key without its
+slot byte), offset of its value, length of its value (0 for a removal)."""
 
 OnTransaction = Callable[[int, int, list[Entry]], None]
 """Receives each valid transaction: commit entry offset, timestamp, kv entries."""
@@ -60,22 +61,24 @@ _TRUNCATED = 2
 # bits 0, a key-size width of 1..3 and a value-size width of 0..6.
 _ENTRY_HEADS = re.compile(rb"[\x01\x08-\x0e\x10-\x16\x18-\x1e]")
 
-_Framed = tuple[int, int, int]  # (key start, key end, entry end) of a kv entry
 
-
-def _transaction_at(data: bytes, pos: int) -> tuple[int, list[_Framed], int]:
-    """(status, kv entries, commit offset) of the transaction read at `pos`.
+def _transaction_at(data: bytes, pos: int, base: int) -> tuple[int, list[Entry], int]:
+    """(status, kv entries, commit offset) of the transaction read at `pos` of `data`,
+    which starts at log offset `base`.
 
     A transaction is kv entries then a commit entry; it is valid if the commit's CRC
-    matches all its bytes before the CRC field.
+    matches all its bytes before the CRC field. The entries are built as the index
+    takes them at once: scanning a log is mostly this loop.
     """
-    entries: list[_Framed] = []
+    entries: list[Entry] = []
+    append = entries.append
     cursor = pos
     while True:
         kind, key_start, key_end, end = parse_entry(data, cursor)
         if kind != KV:
             break
-        entries.append((key_start, key_end, end))
+        slot_at = key_end - 1
+        append((data[slot_at], data[key_start:slot_at], base + key_end, end - key_end))
         cursor = end
     if kind != COMMIT:
         return (_TRUNCATED if kind == TRUNCATED else _BROKEN, [], 0)
@@ -247,7 +250,7 @@ def scan(
     base = start  # log offset of data[0]
     pos = start  # log offset of the next transaction
     while pos < size:
-        status, entries, commit = _transaction_at(data, pos - base)
+        status, entries, commit = _transaction_at(data, pos - base, base)
         if status == _TRUNCATED and base + len(data) < size:
             kept = data[pos - base :]
             more = read(base + len(data), max(CHUNK, len(kept)))
@@ -259,14 +262,7 @@ def scan(
         if status != _VALID:
             break
         timestamp, _ = commit_fields(data, commit)
-        on_transaction(
-            base + commit,
-            timestamp,
-            [
-                (data[key_start:key_end], base + key_end, end - key_end)
-                for key_start, key_end, end in entries
-            ],
-        )
+        on_transaction(base + commit, timestamp, entries)
         pos = base + commit + COMMIT_LENGTH
     if pos >= size:
         return Scanned(size, damaged=False)

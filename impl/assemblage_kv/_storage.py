@@ -26,7 +26,14 @@ def aside_name(name: str, offset: int, data: bytes) -> str:
 @runtime_checkable
 class Storage(Protocol):
     """An append-only byte log that can be replaced as a whole, by a new log written
-    beside it while it is still appended to."""
+    beside it while it is still appended to.
+
+    A storage may also keep a startup index file (`_hint`, docs/format.md) with two
+    optional methods, found with getattr so that a storage without them still works
+    (its store scans the whole log at every open): `read_hint() -> bytes | None` (None
+    if there is none) and `write_hint(data: bytes) -> None` (atomic and durable; an
+    OSError leaves the old hint or none). `MemoryStorage` keeps none.
+    """
 
     @property
     def name(self) -> str:

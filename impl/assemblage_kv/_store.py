@@ -23,6 +23,8 @@ from ._clock import Clock, wall_clock
 from ._core import Core, unknown
 from ._errors import InvalidArgument, ReadOnlyStore, StorageError, WrongProcess
 from ._filestorage import FileStorage
+from ._hint import NO_DIGEST, DigestingWriter, encode_hint, save_encoded, starting_index
+from ._hint import save as save_hint
 from ._index import Index
 from ._merging import build, catch_up, take_snapshot
 from ._opening import appended_transactions, cut_tail, publisher
@@ -53,6 +55,8 @@ class KvStore:
         self._transaction = ReadOnlyTransaction if readonly else Transaction
         self._released = False
         self._recovery: CutTail | None = None
+        self._digest = NO_DIGEST
+        """The Adler-32 of a prefix of the log, which the next hint file extends."""
 
     @classmethod
     def open(
@@ -82,17 +86,18 @@ class KvStore:
         if not isinstance(storage, Storage):
             raise InvalidArgument(f"storage must implement the Storage protocol, not {storage!r}")
         readonly = readonly or isinstance(storage, ReadOnlyFileStorage)
-        index = Index(origin=0)
         try:
             if clock is not None and not callable(clock):
                 raise InvalidArgument(f"clock must be a function returning ms, not {clock!r}")
             size = storage.size()
-            end, damaged = scan(storage.read, size, publisher(index), storage.name)
+            index, digest = starting_index(storage, size, origin=0)
+            end, damaged = scan(storage.read, size, publisher(index), storage.name, digest.length)
             recovery = None if readonly else cut_tail(storage, end, size, damaged=damaged)
         except OSError as error:
             raise StorageError(f"cannot open {storage.name!r}: {error}") from error
         store = cls(storage, index, wall_clock if clock is None else clock, readonly=readonly)
         store._recovery = recovery
+        store._digest = digest
         return store
 
     @property
@@ -144,6 +149,9 @@ class KvStore:
         with core.merge_lock, core.lock:
             if self._released:
                 return
+            if not (core.closed or self._readonly or core.forked or core.failure):
+                core.closed = True
+                self._digest = save_hint(core.storage, core.index, self._digest)
             core.closed = True
             try:
                 core.storage.close()
@@ -192,11 +200,15 @@ class KvStore:
             try:
                 # 2. without the lock: the merge of the log's first L bytes, then the
                 # transactions committed since (the log's bytes up to its length now).
-                storage, write = core.storage, core.storage.write_replacement
+                storage = core.storage
+                write = DigestingWriter(storage.write_replacement)
                 merged = build(snapshot, storage.read, write)
                 caught_up = core.index.length  # only grows; whole, durable transactions
                 catch_up(merged, storage.read, snapshot.length, caught_up, write)
                 storage.sync_replacement()
+                # The startup index of the new log as far as it goes now (a prefix of
+                # it, once the last commits are caught up): `merged` is still ours alone.
+                hint = encode_hint(merged, write.digest)
                 with core.lock:  # 3. catch up with the last few commits, and switch
                     core.check()
                     if catch_up(merged, storage.read, caught_up, core.index.length, write):
@@ -221,6 +233,7 @@ class KvStore:
                         f"the merge of {self.name!r} took effect, but closing the old log "
                         f"failed: {error}; the store still works"
                     ) from error
+                self._digest = save_encoded(core.storage, hint, write.digest)
             except BaseException as error:
                 if switched:
                     raise
@@ -271,8 +284,9 @@ class KvStore:
                     self._catch_up(storage)
                     return
                 try:
-                    index = Index(core.index.origin + 1)
-                    scan(replacement.read, replacement.size(), publisher(index), replacement.name)
+                    size = replacement.size()
+                    index, digest = starting_index(replacement, size, core.index.origin + 1)
+                    scan(replacement.read, size, publisher(index), replacement.name, digest.length)
                 except BaseException:
                     _close_quietly(replacement)
                     raise
@@ -308,6 +322,7 @@ class KvStore:
             f"a refresh of {self.name!r} was interrupted while it updated the index; "
             "close the store and open it again"
         )
+
 
 
 def open(

@@ -21,6 +21,7 @@ Run by tests/test_state_machine.py; a longer campaign is one command (see README
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -55,6 +56,9 @@ MERGES = {5}
 
 RECENT_READS = ["get_unremoved", "keys", "get", "versions", "get_unremoved", "get_version"]
 """Reads of a key just written: `get_unremoved` and `keys` are where removals show."""
+
+_HINTS_CHANGED = itertools.count()
+"""Startup index files changed so far in this process (`FileStoreMachine.change_hint`)."""
 
 PICK = st.integers(min_value=0, max_value=2**16)
 """Which open transaction a rule uses (modulo how many there are)."""
@@ -342,6 +346,7 @@ class FileStoreMachine(StoreMachine):
         self.reader_live: list[tuple[Reader, TxPair]] = []
         self.reader_stale: list[TxPair] = []
         self.refreshes = 0
+        self.older_hints: list[bytes] = []
 
     def storage_opener(self) -> Callable[[], kv.Storage]:
         self.folder = Path(tempfile.mkdtemp(prefix="assemblage-kv-machine-"))
@@ -470,6 +475,52 @@ class FileStoreMachine(StoreMachine):
 
     def open_pairs(self) -> list[TxPair]:
         return super().open_pairs() + [tx for _, tx in self.reader_live]
+
+    @rule(
+        dice=st.sampled_from([*MERGES, 0]),
+        hint=st.integers(0, len(reach.HINTS) - 1),
+        at=st.integers(0, 2**16),
+    )
+    @reach.counted
+    def reopen(self, dice: int, hint: int = 0, at: int = 0) -> None:
+        """One try in two reopens here (few examples run), with the startup index file
+        the close left as it is, removed, with a
+        byte changed (at `at`), cut short, or replaced by one an earlier close wrote (a
+        prefix of the log, or of the log before a merge): every one must give the
+        answers of the spec's log, as the invariants check (the hint is never needed)."""
+        if dice in MERGES:
+            reach.note("reopens")
+            if self.live:
+                reach.note(reach.REOPEN_OPEN)
+            self.both.reopen(lambda: self.change_hint(hint, at))
+
+    def change_hint(self, hint: int, at: int) -> None:
+        """Change the startup index file as `hint` says (a byte at `at`, a cut at `at`,
+        an older one by `at`), shifted by how many were changed so far in the run, so
+        that each way comes in turn; keep the current one as an older one for later."""
+        path = self.folder / "store.aeon.hint"
+        current = path.read_bytes() if path.exists() else None
+        older = self.older_hints[at % len(self.older_hints)] if self.older_hints else None
+        if current is None and older is None:
+            return
+        how = sorted(reach.HINTS)[(hint + next(_HINTS_CHANGED)) % len(reach.HINTS)]
+        if current is not None:
+            self.older_hints = [*self.older_hints[-7:], current]
+        if how == "older":
+            if older is None:
+                return
+            path.write_bytes(older)
+        elif current is None:
+            return
+        elif how == "removed":
+            path.unlink()
+        elif how == "damaged":
+            changed = bytearray(current)
+            changed[at % len(changed)] ^= 1 << at % 8
+            path.write_bytes(bytes(changed))
+        elif how == "cut":
+            path.write_bytes(current[: at % len(current)])
+        reach.note(reach.HINTS[how])
 
     @rule(dice=st.sampled_from([*MERGES, 0]), refresh=st.sampled_from([True, False]))
     def merge(self, dice: int, refresh: bool = False) -> None:

@@ -48,6 +48,14 @@ MERGE_OPEN = "merge while a transaction was open"
 REOPEN_OPEN = "reopen while a transaction was open"
 STATE_OLD_REMOVED = "step ends with an open snapshot that sees a key later removed"
 STATE_TWO_REMOVALS = "step ends with a value then two removals in a row of a key"
+HINT_KEPT = "reopen with the startup index file the close wrote"
+HINT_REMOVED = "reopen without a startup index file"
+HINT_DAMAGED = "reopen with a byte of the startup index file changed"
+HINT_CUT = "reopen with the startup index file cut short"
+HINT_OLDER = "reopen with an older startup index file (stale, or of the log before a merge)"
+HINTS = {"kept": HINT_KEPT, "removed": HINT_REMOVED, "damaged": HINT_DAMAGED,
+         "cut": HINT_CUT, "older": HINT_OLDER}  # fmt: skip
+"""What `FileStoreMachine.reopen` does to the startup index file before opening."""
 READER_BEHIND = "a reader's transaction read a log the writer has moved past"
 READER_EXPIRED = "a reader's transaction read after its reader refreshed past a merge"
 

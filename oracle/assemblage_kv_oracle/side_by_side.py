@@ -208,10 +208,13 @@ class SideBySide:
             self.merges += 1
         return real
 
-    def reopen(self) -> None:
-        """Close both and open them again from the log the real store left behind."""
+    def reopen(self, between: Callable[[], None] | None = None) -> None:
+        """Close both and open them again from the log the real store left behind
+        (`between` runs once both are closed: it may change the files beside the log)."""
         self.real.close()
         self.model.close()
+        if between is not None:
+            between()
         self.storage = self.open_storage()
         self.real = kv.KvStore.open(self.storage, clock=self.clock)
         self.model = ModelStore.from_bytes(self.model.encoded(), self.clock)

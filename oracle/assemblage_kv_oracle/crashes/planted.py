@@ -91,15 +91,16 @@ class _NoDirectoryFsyncAfterRename(_PassFileSystem):
 
 
 class _SyncsTheDirectoryAsGiven(_PassFileSystem):
-    """After a merge's rename, fsyncs the directory of the path as the store was given it
-    (with a symbolic link to the log, the link's directory) instead of the directory
-    that holds the log: the rename is not durable (issue 10)."""
+    """After a merge's rename (or its startup index file's, which follows at once and
+    would sync the right directory for it), fsyncs the directory of the path as the
+    store was given it (with a symbolic link to the log, the link's directory) instead
+    of the directory that holds the log: the rename is not durable (issue 10)."""
 
     merged = False
 
     def rename(self, source: str, target: str) -> None:
         super().rename(source, target)
-        self.merged = source.endswith(".merged")
+        self.merged = source.endswith((".merged", ".hint.tmp"))
 
     def fsync_directory(self, path: str) -> None:
         if self.merged:

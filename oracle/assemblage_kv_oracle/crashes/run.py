@@ -218,8 +218,13 @@ class Run:
     steps: tuple[Step, ...]
 
     def step_at(self, point: int) -> int:
-        """The step running when a crash hits after `point` calls (point >= 1)."""
-        return next(n for n, step in enumerate(self.steps) if step.start < point <= step.end)
+        """The step running when a crash hits after `point` calls (point >= 1); after the
+        last step (the run's final close, which writes the startup index file),
+        len(steps): its promise is the last log."""
+        return next(
+            (n for n, step in enumerate(self.steps) if step.start < point <= step.end),
+            len(self.steps),
+        )
 
     def crash_points(self) -> list[tuple[int, int]]:
         """(calls before the crash, the step whose promises it is judged by): after every
