@@ -59,7 +59,7 @@ def scanned(path: Path) -> tuple[Any, ...]:
     try:
         store = kv.open(path, readonly=True)
         try:
-            return index_fields(store._index)
+            return index_fields(store._core.index)
         finally:
             store.close()
     finally:
@@ -78,7 +78,7 @@ def opened(path: Path) -> tuple[tuple[Any, ...], list[str]]:
     try:
         store = kv.open(path, readonly=True)
         try:
-            return index_fields(store._index), records
+            return index_fields(store._core.index), records
         finally:
             store.close()
     finally:
@@ -166,7 +166,7 @@ def test_the_hint_of_the_log_before_a_merge_is_ignored(path: Path) -> None:
     with kv.open(path) as store:
         store.merge()
         fill(store, rounds=3, keys=80)  # the merged log grows past the old hint's length
-        store._storage.close()  # a crash: no hint written at close
+        store._core.storage.close()  # a crash: no hint written at close
     hint_of(path).write_bytes(before)
     got, said = opened(path)
     assert got == scanned(path)
@@ -224,12 +224,12 @@ def test_a_hint_whose_contents_do_not_fit_together_is_ignored(path: Path) -> Non
 def test_a_store_is_the_same_with_and_without_its_hint_after_a_crash(path: Path) -> None:
     with kv.open(path) as store:
         fill(store, rounds=2, keys=10)
-        store._storage.close()  # a crash after commits: the hint is stale
+        store._core.storage.close()  # a crash after commits: the hint is stale
     with path.open("ab") as log:
         log.write(b"\x09\x03\x01\xa1b\x00")  # and an interrupted append
     with kv.open(path) as store:
         assert store.recovery is not None and store.recovery.reason == "unfinished append"
-        with_hint = index_fields(store._index)
+        with_hint = index_fields(store._core.index)
     assert with_hint == scanned(path)
 
 
@@ -285,14 +285,14 @@ def test_a_failed_hint_write_fails_neither_close_nor_merge(tmp_path: Path, faili
 def test_an_unreadable_hint_is_ignored(path: Path) -> None:
     storage = kv.FileStorage(path, file_system=FailingHints("open_read"))
     with kv.KvStore.open(storage) as store:
-        assert index_fields(store._index) == scanned(path)
+        assert index_fields(store._core.index) == scanned(path)
 
 
 def test_a_reader_uses_a_hint_but_never_writes_one(path: Path) -> None:
     stale = hint_of(path).read_bytes()
     with kv.open(path) as store:
         fill(store, rounds=1, keys=5)
-        store._storage.close()  # a crash: the hint on disk is stale
+        store._core.storage.close()  # a crash: the hint on disk is stale
     hint_of(path).write_bytes(stale)
     with kv.open(path, readonly=True) as reader:
         assert reader.current().get(100, 1) == [0, "x"]
@@ -303,7 +303,7 @@ def test_a_memory_store_keeps_no_hint() -> None:
     storage = kv.MemoryStorage()
     with kv.KvStore.open(storage) as store:
         fill(store)
-        expected = index_fields(store._index)
+        expected = index_fields(store._core.index)
     assert not hasattr(storage, "write_hint")
     with kv.KvStore.open(storage) as store:
-        assert index_fields(store._index) == expected
+        assert index_fields(store._core.index) == expected

@@ -33,7 +33,7 @@ import struct
 import sys
 import zlib
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from itertools import accumulate, chain, pairwise
 from typing import Any, NamedTuple
 
@@ -168,20 +168,6 @@ def encode_hint(index: Index, digest: Digest) -> bytes | None:
     if index.length == 0 or digest.length != index.length:
         return None
     return encode(index, digest)
-
-
-class DigestingWriter:
-    """Passes each chunk of a new log on to `write`, and keeps the digest of all it
-    wrote: a merge makes the hint of its new log without reading the log back."""
-
-    def __init__(self, write: Callable[[bytes], object]) -> None:
-        self._write = write
-        self.digest = NO_DIGEST
-
-    def __call__(self, chunk: bytes) -> None:
-        self._write(chunk)
-        length, checksum, _ = self.digest
-        self.digest = Digest(length + len(chunk), zlib.adler32(chunk, checksum))
 
 
 # Reading.

@@ -24,8 +24,9 @@ from typing import NamedTuple
 
 from ._errors import CorruptStore
 from ._format import COMMIT_LENGTH, encode_commit, entry_head
+from ._hint import NO_DIGEST, Digest
 from ._index import LENGTH_BITS, LENGTH_MASK, Index, Versions
-from ._recovery import scan
+from ._recovery import Entry, scan
 
 CHUNK = 1 << 22
 """Bytes of the old log read at a time."""
@@ -202,12 +203,15 @@ def catch_up(merged: Index, read: Read, start: int, end: int, write: Write) -> b
         return False
     tail = read(start, end - start)
     shift = merged.length - start
-    added: list[tuple[int, int, list[tuple[bytes, int, int]]]] = []
+    added: list[tuple[int, int, list[Entry]]] = []
 
     def read_tail(offset: int, length: int) -> bytes:
         return tail[offset - start : offset - start + length]
 
-    scanned, _ = scan(read_tail, end, lambda *t: added.append(t), "the log", start)
+    def collect(commit: int, timestamp: int, entries: list[Entry]) -> None:
+        added.append((commit, timestamp, entries))
+
+    scanned, _ = scan(read_tail, end, collect, "the log", start)
     if scanned != end:
         raise CorruptStore(
             f"the transactions committed during the merge do not read back whole from "
@@ -219,6 +223,21 @@ def catch_up(merged: Index, read: Read, start: int, end: int, write: Write) -> b
         merged.add(
             commit + shift,
             timestamp,
-            [(key[-1], key[:-1], position + shift, length) for key, position, length in entries],
+            [(slot, key, position + shift, length) for slot, key, position, length in entries],
         )
     return True
+
+
+class DigestingWriter:
+    """Passes each chunk of a new log on to `write`, and keeps the digest of all it
+    wrote: the merge makes the startup index file (`_hint`) of its new log without
+    reading the log back."""
+
+    def __init__(self, write: Callable[[bytes], object]) -> None:
+        self._write = write
+        self.digest = NO_DIGEST
+
+    def __call__(self, chunk: bytes) -> None:
+        self._write(chunk)
+        length, checksum, _ = self.digest
+        self.digest = Digest(length + len(chunk), zlib.adler32(chunk, checksum))

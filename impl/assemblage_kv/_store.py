@@ -23,10 +23,10 @@ from ._clock import Clock, wall_clock
 from ._core import Core, unknown
 from ._errors import InvalidArgument, ReadOnlyStore, StorageError, WrongProcess
 from ._filestorage import FileStorage
-from ._hint import NO_DIGEST, DigestingWriter, encode_hint, save_encoded, starting_index
+from ._hint import NO_DIGEST, encode_hint, save_encoded, starting_index
 from ._hint import save as save_hint
 from ._index import Index
-from ._merging import build, catch_up, take_snapshot
+from ._merging import DigestingWriter, build, catch_up, take_snapshot
 from ._opening import appended_transactions, cut_tail, publisher
 from ._readonly import ReadOnlyFileStorage, ReadOnlyTransaction
 from ._recovery import CutTail, scan
