@@ -11,6 +11,7 @@ import json
 import shutil
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from bench.config import ROOT, Config
@@ -28,7 +29,7 @@ METRICS = (
     ("gets_per_s", "warm random gets/s"),
     ("merge_ms", "merge, ms"),
 )
-PLOT = ROOT / "docs" / "scaling.png"
+DEFAULT_OUT = Config().out
 
 
 def measure(config: Config, keys: int, versions: int) -> dict[str, Any]:
@@ -77,8 +78,15 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def plot(by_keys: list[dict[str, Any]], by_versions: list[dict[str, Any]]) -> bool:
-    """docs/scaling.png: each metric against keys (top) and versions (bottom)."""
+def plot_path(config: Config) -> Path:
+    """docs/scaling.png for a run into bench/results/; beside the results for another --out."""
+    return (
+        ROOT / "docs" / "scaling.png" if config.out == DEFAULT_OUT else config.out / "scaling.png"
+    )
+
+
+def plot(by_keys: list[dict[str, Any]], by_versions: list[dict[str, Any]], path: Path) -> bool:
+    """Each metric against keys (top) and versions (bottom), from 0 up."""
     try:
         import matplotlib
     except ModuleNotFoundError:
@@ -94,9 +102,10 @@ def plot(by_keys: list[dict[str, Any]], by_versions: list[dict[str, Any]]) -> bo
             axis.set_xscale("log")
             axis.set_xlabel("keys (1 version)" if axis_name == "keys" else "versions per key")
             axis.set_title(label, fontsize=9)
+            axis.set_ylim(bottom=0)
     figure.suptitle("assemblage_kv: growth with keys and with versions")
     figure.tight_layout()
-    figure.savefig(PLOT, dpi=80)
+    figure.savefig(path, dpi=80)
     plt.close(figure)
     return True
 
@@ -111,7 +120,9 @@ def run(config: Config, say: Callable[[str], None]) -> str:
     for count in versions[len(by_versions) :]:
         say(f"scaling: {keys[0]:,} keys, {count} versions")
         by_versions.append(measure(config, keys[0], count))
-    plotted = plot(by_keys, by_versions)
+    config.out.mkdir(parents=True, exist_ok=True)
+    path = plot_path(config)
+    plotted = plot(by_keys, by_versions, path)
     text = "\n".join(
         [
             "# assemblage_kv: how it grows",
@@ -127,11 +138,12 @@ def run(config: Config, say: Callable[[str], None]) -> str:
             "",
             table(by_versions),
             "",
-            "Plot: docs/scaling.png" if plotted else "No plot: matplotlib is not installed.",
+            f"Plot: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name}"
+            if plotted
+            else "No plot: matplotlib is not installed.",
             "",
         ]
     )
-    config.out.mkdir(parents=True, exist_ok=True)
     (config.out / "scaling.md").write_text(text)
     (config.out / "scaling.json").write_text(
         json.dumps({"by_keys": by_keys, "by_versions": by_versions}, indent=1) + "\n"
