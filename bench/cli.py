@@ -27,7 +27,7 @@ QUICK = {
     "commits": 200,
     "calls": 2_000,
     "concurrent_seconds": 0.5,
-    "crash_seconds": 5.0,
+    "crash_seconds": 10.0,
     "repeat": 1,
 }
 
@@ -66,7 +66,7 @@ def parse(argv: list[str] | None) -> tuple[Config, bool]:
     parser.add_argument("--repeat", type=int, help="repetitions, medians reported (default 3)")
     parser.add_argument("--n", type=int, help="keys (default 50,000)")
     parser.add_argument("--commits", type=int, help="durable 1-put commits (default 2,000)")
-    parser.add_argument("--crash-seconds", type=float, help="crash campaign seconds (30)")
+    parser.add_argument("--crash-seconds", type=float, help="seconds of each crash campaign (20)")
     parser.add_argument(
         "--baseline", default="fec2624", help="git revision the crash campaign is compared with"
     )
@@ -132,7 +132,7 @@ def run(config: Config) -> str:
     runs = runner.run_stores(config, stores, say)
     notes += [f"failed: {failure}" for failure in runs.failures]
     extras: dict[str, Any] = {}
-    if config.runs("fsyncs") and config.runs("durable"):
+    if config.runs("fsyncs"):
         extras["syncs"] = fsyncs.per_commit(config, stores, say)
         if extras["syncs"] is None:
             notes.append(

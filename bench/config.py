@@ -35,7 +35,7 @@ class Config:
     history: int = 100  # versions of the key that versions() lists
     calls: int = 20_000  # versions() and get_version() calls
     concurrent_seconds: float = 2.0
-    crash_seconds: float = 30.0
+    crash_seconds: float = 20.0
     baseline: str = "fec2624"
     million: int = 1_000_000
     repeat: int = 3

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -76,10 +77,11 @@ def states_per_second(tree: Path, config: Config) -> float:
 
 
 def compare(config: Config, say: Any) -> dict[str, Any]:
-    """Crash states/s of this tree and of the baseline revision, and their ratio."""
+    """Crash states/s of this tree and of the baseline revision, and their ratio: the two
+    campaigns alternate `config.repeat` times, and the medians are compared, so that the
+    load of a shared machine weighs on both alike."""
     result: dict[str, Any] = {"seconds": config.crash_seconds, "baseline": config.baseline}
-    say(f"crash campaign, this tree ({config.crash_seconds:g} s)")
-    result["current"] = states_per_second(ROOT, config)
+    runs: dict[str, list[float]] = {"current": [], "baseline_rate": []}
     baseline = Path(tempfile.mkdtemp(prefix="bench-baseline-"))
     try:
         archive = subprocess.run(
@@ -89,9 +91,17 @@ def compare(config: Config, say: Any) -> dict[str, Any]:
             check=True,
         )
         subprocess.run(["tar", "-x", "-C", str(baseline)], input=archive.stdout, check=True)
-        say(f"crash campaign, baseline {config.baseline} ({config.crash_seconds:g} s)")
-        result["baseline_rate"] = states_per_second(baseline, config)
+        for repetition in range(config.repeat):
+            for name, tree, label in (
+                ("current", ROOT, "this tree"),
+                ("baseline_rate", baseline, f"baseline {config.baseline}"),
+            ):
+                say(f"crash campaign {repetition + 1} of {config.repeat}, {label} "
+                    f"({config.crash_seconds:g} s)")  # fmt: skip
+                runs[name].append(states_per_second(tree, config))
     finally:
         shutil.rmtree(baseline, ignore_errors=True)
+    result.update({name: statistics.median(rates) for name, rates in runs.items()})
+    result["runs"] = runs
     result["ratio"] = result["current"] / result["baseline_rate"]
     return result
