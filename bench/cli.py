@@ -132,9 +132,12 @@ def run(config: Config) -> str:
     runs = runner.run_stores(config, stores, say)
     notes += [f"failed: {failure}" for failure in runs.failures]
     extras: dict[str, Any] = {}
+    extras["syncs_how"] = "not counted in this run"
     if config.runs("fsyncs"):
         extras["syncs"] = fsyncs.per_commit(config, stores, say)
+        extras["syncs_how"] = "counted with strace -f -c"
         if extras["syncs"] is None:
+            extras["syncs_how"] = "NOT COUNTED: strace is not installed"
             notes.append(
                 "sync calls were not counted: strace is not installed; the "
                 "guarantees listed are the documented ones"

@@ -96,8 +96,10 @@ def compare(config: Config, say: Any) -> dict[str, Any]:
                 ("current", ROOT, "this tree"),
                 ("baseline_rate", baseline, f"baseline {config.baseline}"),
             ):
-                say(f"crash campaign {repetition + 1} of {config.repeat}, {label} "
-                    f"({config.crash_seconds:g} s)")  # fmt: skip
+                say(
+                    f"crash campaign {repetition + 1} of {config.repeat}, {label} "
+                    f"({config.crash_seconds:g} s)"
+                )
                 runs[name].append(states_per_second(tree, config))
     finally:
         shutil.rmtree(baseline, ignore_errors=True)

@@ -148,9 +148,8 @@ def _groups(config: Config) -> list[tuple[str, str, list[Column]]]:
     ]
 
 
-def guarantees(stores: list[str], syncs: dict[str, float] | None) -> str:
+def guarantees(stores: list[str], syncs: dict[str, float] | None, counted: str) -> str:
     """What each store's commit promises, and the sync calls counted per commit."""
-    counted = "counted with strace -f -c" if syncs is not None else "NOT COUNTED (no strace)"
     lines = [
         f"| store | sync calls per 1-put commit ({counted}) | what a commit guarantees "
         "| compaction |",
@@ -229,7 +228,9 @@ def ours_only(medians: Medians, extras: dict[str, Any], config: Config) -> str:
             )
         )
     lines = ["| workload | value | unit |", "|---|---|---|"]
-    lines += [f"| {name} | {number} | {unit} |" for name, number, unit in rows]
+    lines += [
+        f"| {name} | {number} | {unit} |" for name, number, unit in rows if number.strip("-/ ")
+    ]
     return "\n".join(lines)
 
 
@@ -266,7 +267,12 @@ def markdown(
         if not any(c.metric in medians.get(row, {}) for row in rows for c in columns):
             continue
         out += ["", f"## {title}", "", what, "", table(medians, rows, columns)]
-    out += ["", "## What a commit guarantees", "", guarantees(rows, extras.get("syncs"))]
+    out += [
+        "",
+        "## What a commit guarantees",
+        "",
+        guarantees(rows, extras.get("syncs"), extras["syncs_how"]),
+    ]
     if OURS in stores:
         out += ["", "## Only assemblage_kv", "", ours_only(medians, extras, config)]
     out += ["", "## Targets", "", targets(verdicts), ""]

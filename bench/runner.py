@@ -89,9 +89,11 @@ def _spec(config: Config, op: str, store: str, folder: Path, **extra: Any) -> Re
 
 
 def _one_version(config: Config, store: str, runs: Runs, folder: Path) -> None:
-    load = work(_spec(config, "load", store, folder, versions=1))
-    runs.add(store, "bulk_puts_per_s", load["puts_per_s"])
-    runs.add(store, "disk_bytes", disk_bytes(folder))
+    load = work(_spec(config, "load", store, folder, versions=1))  # also the others' store
+    if config.runs("bulk"):
+        runs.add(store, "bulk_puts_per_s", load["puts_per_s"])
+    if config.runs("disk"):
+        runs.add(store, "disk_bytes", disk_bytes(folder))
     if config.runs("reopen"):
         reopened = work(_spec(config, "reopen", store, folder))
         runs.add(store, "reopen1_ms", reopened["ms"])

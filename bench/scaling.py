@@ -1,16 +1,17 @@
 """`python -m bench --scaling`: how assemblage_kv grows with keys and with versions.
 
 Reopen time, index memory, durable commit latency, get rate and merge time, for 10k, 100k
-and 1M keys (1 version) and for 10k keys with 1, 10 and 100 versions; one run each, in
-fresh processes. Writes bench/results/scaling.md and .json, and docs/scaling.png.
+and 1M keys (1 version) and for 10k keys with 1, 10 and 100 versions; medians of
+--repeat runs (one merge), each in a fresh process. Writes bench/results/scaling.md and
+.json, and docs/scaling.png.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import statistics
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +34,10 @@ DEFAULT_OUT = Config().out
 
 
 def measure(config: Config, keys: int, versions: int) -> dict[str, Any]:
-    """One store of `keys` keys x `versions` versions, every metric once."""
+    """One store of `keys` keys x `versions` versions: the median of `config.repeat` runs
+    of each metric, but one merge (the last thing, as it rewrites the store)."""
     folder = scratch()
     try:
-        sized = replace(config, n=keys)
 
         def spec(op: str, **extra: Any) -> dict[str, Any]:
             return {
@@ -44,10 +45,14 @@ def measure(config: Config, keys: int, versions: int) -> dict[str, Any]:
                 "store": OURS,
                 "dir": str(folder / "store"),
                 "n": keys,
-                "value_size": sized.value_size,
-                "batch": sized.batch,
+                "value_size": config.value_size,
+                "batch": config.batch,
                 **extra,
             }
+
+        def median(op: str, key: str, **extra: Any) -> float:
+            runs = [float(work(spec(op, **extra))[key]) for _ in range(config.repeat)]
+            return statistics.median(runs)
 
         work(spec("load", versions=versions))
         row: dict[str, Any] = {
@@ -55,10 +60,10 @@ def measure(config: Config, keys: int, versions: int) -> dict[str, Any]:
             "versions": versions,
             "disk_bytes": disk_bytes(folder / "store"),
         }
-        row["reopen_ms"] = work(spec("reopen"))["ms"]
-        row["heap_per_key"] = work(spec("memory"))["tracemalloc"] / keys
-        row["gets_per_s"] = work(spec("gets"))["gets_per_s"]
-        row["commit_ms"] = work(spec("durable", commits=min(config.commits, 500)))["mean_ms"]
+        row["reopen_ms"] = median("reopen", "ms")
+        row["heap_per_key"] = median("memory", "tracemalloc") / keys
+        row["gets_per_s"] = median("gets", "gets_per_s")
+        row["commit_ms"] = median("durable", "mean_ms", commits=min(config.commits, 500))
         row["merge_ms"] = work(spec("compact"))["ms"]
         return row
     finally:
@@ -127,8 +132,9 @@ def run(config: Config, say: Callable[[str], None]) -> str:
         [
             "# assemblage_kv: how it grows",
             "",
-            f"{config.value_size}-byte values, random 16-byte keys, one run each in fresh "
-            "processes; commit latency is the mean of durable 1-put commits into the store.",
+            f"{config.value_size}-byte values, random 16-byte keys; medians of "
+            f"{config.repeat} runs, each in a fresh process (one merge, the last step); "
+            "commit latency is the mean of durable 1-put commits into the store.",
             "",
             "## With keys (1 version per key)",
             "",

@@ -17,17 +17,43 @@ WORKLOADS = "bulk,durable,gets,reopen,memory,disk,merge,versions,snapshot,merge_
 
 def test_a_tiny_run_writes_the_tables_and_the_targets(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--n", "300", "--commits", "20",
-         "--stores", "assemblage_kv", "--only", WORKLOADS, "--out", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--n",
+            "300",
+            "--commits",
+            "20",
+            "--stores",
+            "assemblage_kv",
+            "--only",
+            WORKLOADS,
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     report = (tmp_path / "latest.md").read_text()
     assert done.stdout.strip() == report.strip()
-    for title in ("## Bulk load", "## Durable 1-put commits", "## Warm random gets",
-                  "## Reopen + 1 get", "## Index memory after reopen", "## Disk size",
-                  "## Merge / compaction", "## What a commit guarantees",
-                  "## Only assemblage_kv", "## Targets"):  # fmt: skip
+    for title in (
+        "## Bulk load",
+        "## Durable 1-put commits",
+        "## Warm random gets",
+        "## Reopen + 1 get",
+        "## Index memory after reopen",
+        "## Disk size",
+        "## Merge / compaction",
+        "## What a commit guarantees",
+        "## Only assemblage_kv",
+        "## Targets",
+    ):
         assert title in report
     assert "floor: os.write + os.fsync" in report
     results = json.loads((tmp_path / "latest.json").read_text())
@@ -49,8 +75,14 @@ def test_a_store_that_is_not_installed_is_skipped_with_a_line_saying_so(
     from bench.config import Config
 
     monkeypatch.setattr(cli, "installed", lambda name: name == "assemblage_kv")
-    config = Config(n=200, repeat=1, quick=True, stores=("assemblage_kv", "semidbm"),
-                    only=frozenset({"disk"}), out=tmp_path)  # fmt: skip
+    config = Config(
+        n=200,
+        repeat=1,
+        quick=True,
+        stores=("assemblage_kv", "semidbm"),
+        only=frozenset({"disk"}),
+        out=tmp_path,
+    )
     report = cli.run(config)
     assert "semidbm skipped: its module 'semidbm' is not installed" in report
     assert "| **assemblage_kv** |" in report
