@@ -1,9 +1,10 @@
 """Runs the workloads, each in a fresh worker process, and keeps every repetition's value.
 
-Per store and repetition: a 1-version store (bulk load, disk size, reopen, memory, gets,
-and for assemblage_kv a snapshot beside a committer), a 5-version store (reopen, memory,
-compaction, and for assemblage_kv a merge beside a reader and a committer, on a copy), and
-a store of durable 1-put commits. Stores live in a temporary folder under bench/tmp/.
+Per repetition, in phases that each run every store in turn: durable 1-put commits; a
+1-version store (bulk load, disk size, reopen, memory, gets, and for assemblage_kv a
+snapshot beside a committer); a 5-version store (reopen, memory, compaction, and for
+assemblage_kv a merge beside a reader and a committer, on a copy); and assemblage_kv's
+history reads. Stores live in a temporary folder under bench/tmp/.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +122,7 @@ def _versions(config: Config, store: str, runs: Runs, folder: Path) -> None:
     if config.runs("memory"):
         runs.add(store, "heap5_bytes", work(_spec(config, "memory", store, folder))["tracemalloc"])
     if store == OURS and config.runs("merge_latency"):
-        copy = folder.parent / "merge-latency"
+        copy = folder.parent / "merge-latency"  # beside the store, in the store's folder
         shutil.copytree(folder, copy)
         during = work(_spec(config, "merge_latency", store, copy))
         shutil.rmtree(copy)
@@ -130,66 +132,79 @@ def _versions(config: Config, store: str, runs: Runs, folder: Path) -> None:
         runs.add(store, "merge_ms", work(_spec(config, "compact", store, folder))["ms"])
 
 
-def _store_once(config: Config, store: str, runs: Runs) -> None:
-    folder = scratch()
-    try:
-        if any(config.runs(w) for w in ("bulk", "gets", "reopen", "memory", "disk", "snapshot")):
-            _one_version(config, store, runs, folder / "one")
-        if any(config.runs(w) for w in ("reopen", "memory", "merge", "merge_latency")):
-            (folder / "five").mkdir()
-            _versions(config, store, runs, folder / "five" / "store")
-        if config.runs("durable"):
-            durable = work(_spec(config, "durable", store, folder / "durable"))
-            runs.add(store, "durable_commits_per_s", durable["commits_per_s"])
-            runs.add(store, "durable_mean_ms", durable["mean_ms"])
-        if store == OURS and config.runs("versions"):
-            calls = work(
-                _spec(
-                    config,
-                    "versions",
-                    store,
-                    folder / "history",
-                    count=config.history,
-                    calls=config.calls,
-                )
-            )
-            runs.add(store, "versions_per_s", calls["versions_per_s"])
-            runs.add(store, "get_version_per_s", calls["get_version_per_s"])
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+def _durable(config: Config, store: str, runs: Runs, folder: Path) -> None:
+    durable = work(_spec(config, "durable", store, folder))
+    runs.add(store, "durable_commits_per_s", durable["commits_per_s"])
+    runs.add(store, "durable_mean_ms", durable["mean_ms"])
 
 
-def _floors_once(config: Config, runs: Runs) -> None:
-    folder = scratch()
-    try:
-        measures = [
+def _history(config: Config, store: str, runs: Runs, folder: Path) -> None:
+    if store != OURS:
+        return
+    spec = _spec(config, "versions", store, folder, count=config.history, calls=config.calls)
+    calls = work(spec)
+    runs.add(store, "versions_per_s", calls["versions_per_s"])
+    runs.add(store, "get_version_per_s", calls["get_version_per_s"])
+
+
+Phase = Callable[[Config, str, Runs, Path], None]
+
+# (name, the workloads that need it, what it runs per store, the floors it is compared with)
+PHASES: list[tuple[str, tuple[str, ...], Phase, tuple[tuple[str, str, str, str], ...]]] = [
+    (
+        "durable commits",
+        ("durable",),
+        _durable,
+        (("durable", "floor_durable", "commits_per_s", "durable_commits_per_s"),),
+    ),
+    (
+        "1 version per key",
+        ("bulk", "gets", "reopen", "memory", "disk", "snapshot"),
+        _one_version,
+        (
             ("bulk", "floor_bulk", "puts_per_s", "bulk_puts_per_s"),
-            ("durable", "floor_durable", "commits_per_s", "durable_commits_per_s"),
             ("gets", "floor_get", "gets_per_s", "gets_per_s"),
             ("memory", "floor_memory", "tracemalloc", "heap1_bytes"),
-        ]
-        for workload, op, key, metric in measures:
-            if config.runs(workload):
-                sub = folder / op
-                sub.mkdir()
-                runs.add(FLOOR, metric, work(_spec(config, op, FLOOR, sub))[key])
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        ),
+    ),
+    (
+        f"{Config.versions} versions per key",
+        ("reopen", "memory", "merge", "merge_latency"),
+        _versions,
+        (),
+    ),
+    ("history", ("versions",), _history, ()),
+]
+
+
+def _floors(config: Config, runs: Runs, floors: Any, folder: Path) -> None:
+    for workload, op, key, metric in floors:
+        if config.runs(workload):
+            (folder / op).mkdir()
+            runs.add(FLOOR, metric, work(_spec(config, op, FLOOR, folder / op))[key])
 
 
 def run_stores(config: Config, stores: list[str], say: Any) -> Runs:
-    """Every repetition of every store's workloads, and of the floors."""
+    """Every repetition of every store's workloads, and of the floors: workload by
+    workload, each store's right after the others', so that the load of a shared machine
+    changes as little as possible between the numbers of one table."""
     runs = Runs()
     for repetition in range(config.repeat):
-        say(f"repetition {repetition + 1} of {config.repeat}: floors")
-        _floors_once(config, runs)
-        for store in stores:
-            say(f"repetition {repetition + 1} of {config.repeat}: {store}")
+        for name, workloads, phase, floors in PHASES:
+            if not any(config.runs(workload) for workload in workloads):
+                continue
+            say(f"repetition {repetition + 1} of {config.repeat}: {name}")
+            folder = scratch()
             try:
-                _store_once(config, store, runs)
-            except (WorkerFailed, subprocess.TimeoutExpired) as error:
-                runs.failures.append(f"{store}: {error}")
-                say(f"  {store} failed: {error}")
+                _floors(config, runs, floors, folder)
+                for store in stores:
+                    try:
+                        phase(config, store, runs, folder / store / "store")
+                    except (WorkerFailed, subprocess.TimeoutExpired) as error:
+                        runs.failures.append(f"{store}, {name}: {error}")
+                        say(f"  {store} failed: {error}")
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
     return runs
 
 
