@@ -151,7 +151,7 @@ def run(config: Config) -> str:
     if OURS in stores and config.runs("reopen_1m"):
         extras["million"] = runner.reopen_million(config, say)
     medians = report.per_key(runs.medians(), config)
-    verdicts = evaluate(medians, extras, config.payload)
+    verdicts = evaluate(medians, runs.ratios, extras, config.payload)
     about = machine()
     text = report.markdown(medians, config, stores, about, extras, verdicts, notes)
     config.out.mkdir(parents=True, exist_ok=True)
@@ -161,7 +161,7 @@ def run(config: Config) -> str:
         "config": {**asdict(config), "only": sorted(config.only), "out": _shown(config.out)},
         "stores": stores,
         "medians": medians,
-        "repetitions": runs.values,
+        "repetitions": runs.values,  # row -> metric -> repetition -> value
         "extras": extras,
         "targets": [asdict(verdict) for verdict in verdicts],
         "notes": notes,

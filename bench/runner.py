@@ -60,21 +60,29 @@ def scratch() -> Path:
 
 
 class Runs:
-    """Every repetition's value, by row (a store or the floor) and metric."""
+    """Every repetition's value, by row (a store or the floor), metric and repetition."""
 
     def __init__(self) -> None:
-        self.values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        self.values: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
         self.failures: list[str] = []
+        self.repetition = 0  # the repetition that add() records
 
     def add(self, row: str, metric: str, value: float | None) -> None:
         if value is not None:
-            self.values[row][metric].append(value)
+            self.values[row][metric][self.repetition] = value
 
     def medians(self) -> dict[str, dict[str, float]]:
         return {
-            row: {metric: statistics.median(values) for metric, values in metrics.items()}
+            row: {metric: statistics.median(by.values()) for metric, by in metrics.items()}
             for row, metrics in self.values.items()
         }
+
+    def ratios(self, row: str, metric: str, other: str, other_metric: str) -> list[float]:
+        """row's value ÷ other's, within each repetition that measured both: measured
+        minutes apart at most, so the machine's load changes less between them."""
+        mine = self.values.get(row, {}).get(metric, {})
+        theirs = self.values.get(other, {}).get(other_metric, {})
+        return [mine[rep] / theirs[rep] for rep in sorted(mine) if theirs.get(rep)]
 
 
 def _spec(config: Config, op: str, store: str, folder: Path, **extra: Any) -> Result:
@@ -190,6 +198,7 @@ def run_stores(config: Config, stores: list[str], say: Any) -> Runs:
     changes as little as possible between the numbers of one table."""
     runs = Runs()
     for repetition in range(config.repeat):
+        runs.repetition = repetition
         for name, workloads, phase, floors in PHASES:
             if not any(config.runs(workload) for workload in workloads):
                 continue
