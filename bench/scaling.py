@@ -30,6 +30,7 @@ METRICS = (
     ("gets_per_s", "warm random gets/s"),
     ("merge_ms", "merge, ms"),
 )
+GROWING = ("reopen_ms", "merge_ms")  # plotted log-log
 DEFAULT_OUT = Config().out
 
 
@@ -91,7 +92,8 @@ def plot_path(config: Config) -> Path:
 
 
 def plot(by_keys: list[dict[str, Any]], by_versions: list[dict[str, Any]], path: Path) -> bool:
-    """Each metric against keys (top) and versions (bottom), from 0 up."""
+    """Each metric against keys (top) and versions (bottom): log-log for what grows,
+    from 0 up for what should not."""
     try:
         import matplotlib
     except ModuleNotFoundError:
@@ -105,9 +107,12 @@ def plot(by_keys: list[dict[str, Any]], by_versions: list[dict[str, Any]], path:
             axis = axes[line][column]
             axis.plot([row[axis_name] for row in rows], [row[metric] for row in rows], "o-")
             axis.set_xscale("log")
+            if metric in GROWING:
+                axis.set_yscale("log")  # a straight line of slope 1: linear growth
             axis.set_xlabel("keys (1 version)" if axis_name == "keys" else "versions per key")
             axis.set_title(label, fontsize=9)
-            axis.set_ylim(bottom=0)
+            if metric not in GROWING:
+                axis.set_ylim(bottom=0)
     figure.suptitle("assemblage_kv: growth with keys and with versions")
     figure.tight_layout()
     figure.savefig(path, dpi=80)
