@@ -137,8 +137,8 @@ def run(config: Config, say: Callable[[str], None]) -> str:
         [
             "# assemblage_kv: how it grows",
             "",
-            f"{config.value_size}-byte values, random 16-byte keys; medians of "
-            f"{config.repeat} runs, each in a fresh process (one merge, the last step); "
+            f"{config.value_size}-byte values, random 16-byte keys; the median of "
+            f"{config.repeat} run(s), each in a fresh process (one merge, the last step); "
             "commit latency is the mean of durable 1-put commits into the store.",
             "",
             "## With keys (1 version per key)",

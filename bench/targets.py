@@ -108,7 +108,7 @@ def evaluate(
         None if not million else million["reopen_ms"] / 1000,
         1.0,
         "s",
-        f"({million.get('keys', 0):,} keys)" if million else "(reopen_1m)",
+        f"({million.get('keys', 0):,} keys)" if million else "reopen_1m",
     )
     disk = ours.get("disk_bytes")
     verdicts["disk"] = _ratio(
