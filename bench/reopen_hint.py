@@ -1,7 +1,7 @@
 """Reopen + 1 get, in fresh processes: assemblage-kv with its hint file, without it, and
 semidbm on the same keys and values; and the index's memory after reopen (tracemalloc).
 
-Not a test: it prints times and ratios. Usage: python scripts/reopen_bench.py [--large]
+Not a test: it prints times and ratios. Usage: python -m bench.reopen_hint [--large]
 (--large adds the 1,000,000-key store). Needs `pip install semidbm`.
 """
 
