@@ -123,7 +123,7 @@ def encode(index: Index, digest: Digest) -> bytes:
             _blob(index.timestamps),
             _blob(array("q", index.slot_written)),
             index.latest_timestamp,
-            [_slot(keys) for keys in index.slots],
+            [_slot(keys) if keys else None for keys in index.slots],  # None: no keys
         ]
     )
     data = _HEADER.pack(MAGIC, FORMAT_VERSION, digest.length, digest.checksum) + body
@@ -258,7 +258,7 @@ def decode(data: bytes, origin: int) -> Index | None:
         index.slot_written = _ints(slot_written).tolist()
         index.latest_timestamp = latest_timestamp
         index.length = index.commits[-1] + COMMIT_LENGTH if index.commits else 0
-        index.slots = [_keys(*slot) for slot in slots]
+        index.slots = [{} if slot is None else _keys(*slot) for slot in slots]
     except (ValueError, TypeError, IndexError, msgpack.UnpackException):
         return None
     consistent = (
