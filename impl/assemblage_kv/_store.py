@@ -40,6 +40,15 @@ def _close_quietly(storage: Storage) -> None:
         storage.close()
 
 
+_STORAGES = (FileStorage, ReadOnlyFileStorage, MemoryStorage, Storage)
+"""Our own storages first: isinstance stops at the first match, so they skip the runtime
+protocol check, which inspects every method (a tenth of a crash check's opening)."""
+
+
+def _is_storage(storage: object) -> bool:
+    return isinstance(storage, _STORAGES)
+
+
 class KvStore:
     """A versioned, transactional key-value store over one append-only log.
 
@@ -77,13 +86,13 @@ class KvStore:
         try:
             return cls._recover(storage, clock, readonly)
         except BaseException:
-            if isinstance(storage, Storage):  # else it is not a storage to close
+            if _is_storage(storage):  # else it is not a storage to close
                 _close_quietly(storage)
             raise
 
     @classmethod
     def _recover(cls, storage: Storage, clock: Clock | None, readonly: bool) -> KvStore:
-        if not isinstance(storage, Storage):
+        if not _is_storage(storage):
             raise InvalidArgument(f"storage must implement the Storage protocol, not {storage!r}")
         readonly = readonly or isinstance(storage, ReadOnlyFileStorage)
         try:
