@@ -118,7 +118,9 @@ def _during(timed: Timed, start: float, end: float) -> list[float]:
 
 
 def merge_latency(spec: Result) -> Result:
-    """A reader thread and a committer thread loop while the main thread merges."""
+    """A reader thread and a committer thread loop while the main thread merges, and then
+    for as long again without a merge: what a merge adds is the difference (a read also
+    waits for a commit's fsync, which holds the store's lock, merge or not)."""
     keys = data.shuffled(data.keys(spec["n"]))
     value = bytes(spec["value_size"])
     stop = threading.Event()
@@ -142,6 +144,10 @@ def merge_latency(spec: Result) -> Result:
         store.merge()
         end = time.perf_counter()
         time.sleep(0.05)
+        quiet_start = time.perf_counter()
+        time.sleep(end - start)
+        quiet_end = time.perf_counter()
+        time.sleep(0.05)
         stop.set()
         for thread in threads:
             thread.join()
@@ -151,6 +157,8 @@ def merge_latency(spec: Result) -> Result:
         result[f"{kind}_count"] = len(during)
         result[f"{kind}_max_ms"] = 1000 * during[-1] if during else None
         result[f"{kind}_p99_ms"] = 1000 * during[int(0.99 * (len(during) - 1))] if during else None
+        quiet = sorted(_during(stamped, quiet_start, quiet_end))
+        result[f"{kind}_quiet_max_ms"] = 1000 * quiet[-1] if quiet else None
     return result
 
 

@@ -194,8 +194,10 @@ def ours_only(medians: Medians, extras: dict[str, Any], config: Config) -> str:
         rows.append(
             (
                 f"... worst {kind} latency during the merge (max / p99; "
-                f"{value(f'merging_{kind}_count')} {kind}s overlapped it)",
-                f"{value(f'merging_{kind}_max_ms', 1)} / {value(f'merging_{kind}_p99_ms', 1)}",
+                f"{value(f'merging_{kind}_count')} {kind}s overlapped it), and the max "
+                "as long again without a merge",
+                f"{value(f'merging_{kind}_max_ms', 1)} / {value(f'merging_{kind}_p99_ms', 1)}"
+                f"; {value(f'merging_{kind}_quiet_max_ms', 1)}",
                 "ms",
             )
         )
