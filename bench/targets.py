@@ -126,7 +126,7 @@ def evaluate(
         for kind in ("read", "commit")
     ]
     log = ours.get("merging_log_bytes")
-    pairs = ", ".join(
+    latencies = ", ".join(
         f"{'?' if d is None else _fmt(d)} vs {'?' if q is None else _fmt(q)} ms" for d, q in added
     )
     verdicts["merging"] = _under(
@@ -137,7 +137,7 @@ def evaluate(
         10.0,
         "ms",
         "(the most a merge added to the worst read or commit latency, against as long "
-        f"again without one, read and commit: {pairs}; log of "
+        f"again without one, read and commit: {latencies}; log of "
         f"{'?' if log is None else f'{log / 1e6:.1f}'} MB, target: 31 MB)",
     )
     crash = extras.get("crash") or {}
