@@ -104,6 +104,8 @@ def _one_version(config: Config, store: str, runs: Runs, folder: Path) -> None:
         runs.add(store, "bulk_puts_per_s", load["puts_per_s"])
     if config.runs("disk"):
         runs.add(store, "disk_bytes", disk_bytes(folder))
+        if store == OURS:  # the log alone, without its startup index file (a cache)
+            runs.add(store, "log_bytes", sum(p.stat().st_size for p in folder.rglob("*.aeon")))
     if config.runs("reopen"):
         reopened = work(_spec(config, "reopen", store, folder))
         runs.add(store, "reopen1_ms", reopened["ms"])
