@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import dis
 import functools
+import gc
 import json
 import os
 import random
@@ -336,6 +337,8 @@ def test_an_interrupt_at_every_line_of_a_step(tmp_path: Path, traced: int) -> No
         try:
             fs = FaultyFileSystem(kv.OsFileSystem())
             assert drive(tmp_path / f"line-{at}.aeon", FIXED, fs, lines, traced) == 1
+            # Nothing process-wide is left changed (opening pauses the collector).
+            assert gc.isenabled(), f"the garbage collector was left off ({lines.function})"
         except AssertionError as failure:
             raise AssertionError(f"interrupt at line {at} of step {traced}: {failure}") from failure
 

@@ -211,21 +211,35 @@ def load(storage: Storage, size: int, origin: int) -> tuple[Index, Digest] | Non
     return index, Digest(length, checksum, saved=True)
 
 
+class _Resume:
+    """Turns the collector back on when it is dropped, as the frame holding it unwinds:
+    an interrupt (Ctrl-C) between the load and the re-enabling cannot leave the
+    process's collector off (a `finally` clause can itself be interrupted)."""
+
+    __slots__ = ()
+
+    def __del__(self) -> None:
+        gc.enable()
+
+
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector (if it runs) while a hint is loaded.
 
     The arrays of keys with history are containers the collector tracks: allocating
     tens of thousands of them at once runs it dozens of times, each pass walking every
-    array made so far, which costs a quarter of the load. Loading makes no cycles.
+    array made so far, which costs a quarter of the load. Loading makes no cycles. A
+    collector someone else turned off stays off.
     """
-    running = gc.isenabled()
+    if not gc.isenabled():
+        yield
+        return
+    resume = _Resume()
     gc.disable()
     try:
         yield
     finally:
-        if running:
-            gc.enable()
+        del resume
 
 
 def check(data: bytes, size: int) -> str | None:
