@@ -347,6 +347,8 @@ class FileStoreMachine(StoreMachine):
         self.reader_stale: list[TxPair] = []
         self.refreshes = 0
         self.older_hints: list[bytes] = []
+        self.hint_due: str | None = None
+        """A way to change the hint that was drawn when it could not be done."""
 
     def storage_opener(self) -> Callable[[], kv.Storage]:
         self.folder = Path(tempfile.mkdtemp(prefix="assemblage-kv-machine-"))
@@ -503,14 +505,18 @@ class FileStoreMachine(StoreMachine):
         older = self.older_hints[at % len(self.older_hints)] if self.older_hints else None
         if current is None and older is None:
             return
-        how = sorted(reach.HINTS)[(hint + next(_HINTS_CHANGED)) % len(reach.HINTS)]
+        # A way that cannot be done now (no older hint kept yet) is done at the next
+        # reopen that can: every way is reached, whatever the draws.
+        how = self.hint_due or sorted(reach.HINTS)[(hint + next(_HINTS_CHANGED)) % len(reach.HINTS)]
         if current is not None:
             self.older_hints = [*self.older_hints[-7:], current]
         if how == "older":
             if older is None:
+                self.hint_due = how
                 return
             path.write_bytes(older)
         elif current is None:
+            self.hint_due = how
             return
         elif how == "removed":
             path.unlink()
@@ -520,6 +526,7 @@ class FileStoreMachine(StoreMachine):
             path.write_bytes(bytes(changed))
         elif how == "cut":
             path.write_bytes(current[: at % len(current)])
+        self.hint_due = None
         reach.note(reach.HINTS[how])
 
     @rule(dice=st.sampled_from([*MERGES, 0]), refresh=st.sampled_from([True, False]))
