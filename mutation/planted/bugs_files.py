@@ -75,7 +75,11 @@ FILES = (
         _MERGED_THROUGH_A_LINK
         + 'print([name for call, name in files.calls if call == "fsync_directory"])\n',
         "['data', 'data']",
-        ("tests/test_crash_checker.py", "tests/test_storage.py"),
+        (
+            "tests/test_crash_paths_and_media.py",
+            "tests/test_crash_checker.py",
+            "tests/test_storage.py",
+        ),
     ),
     Bug(
         "merge_renames_before_fsync",
