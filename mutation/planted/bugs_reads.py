@@ -13,22 +13,27 @@ READS = (
         "in a row has nothing in the trash (issue 10, first kind)",
         (
             Edit(
-                "_store.py",
-                """            for version in reversed(versions):
-                if not version.is_removed:
-                    return self._read(version), version._position
+                "_core.py",
+                """            for packed in reversed(visible(versions, snapshot.length)):
+                length = packed & LENGTH_MASK
+                if length:
+                    position = packed >> LENGTH_BITS
+                    return self.read(position, length), position
                 if not unremoved:
                     return None
             return None
 """,
-                """            if not versions:
+                """            seen = visible(versions, snapshot.length)
+            if not seen:
                 return None
-            latest = versions[-1]
-            if latest.is_removed and unremoved and len(versions) > 1:
-                latest = versions[-2]  # the value this removal moved to the trash
-            if latest.is_removed:
+            packed = seen[-1]
+            if not packed & LENGTH_MASK and unremoved and len(seen) > 1:
+                packed = seen[-2]  # the value this removal moved to the trash
+            length = packed & LENGTH_MASK
+            if not length:
                 return None
-            return self._read(latest), latest._position
+            position = packed >> LENGTH_BITS
+            return self.read(position, length), position
 """,
             ),
         ),
@@ -49,14 +54,14 @@ print(store.current().get_unremoved(0, "k"))
         "snapshot sees that removal (issue 10, second kind)",
         (
             Edit(
-                "_store.py",
-                """                latest = versions[-1]
-                if latest._position >= snapshot.length:
+                "_core.py",
+                """                packed = latest(versions)
+                if packed >= seen_below:
 """,
-                """                latest = versions[-1]
-                if latest.is_removed:
+                """                packed = latest(versions)
+                if not packed & LENGTH_MASK:
                     continue
-                if latest._position >= snapshot.length:
+                if packed >= seen_below:
 """,
             ),
         ),
@@ -69,34 +74,6 @@ print(sorted(old.keys(0)))
 """,
         "['a', 'b']",
         ("tests/test_state_machine.py", "tests/test_api.py"),
-    ),
-    Bug(
-        "visible_aliases_index",
-        "snapshots",
-        "visible() returns the index's own list when the snapshot sees all of it, so "
-        "versions() appends the transaction's uncommitted version to the index",
-        (
-            Edit(
-                "_index.py",
-                """    if not versions or versions[-1]._position < length:
-        return list(versions)
-""",
-                """    if not versions or versions[-1]._position < length:
-        return versions
-""",
-            ),
-        ),
-        """
-store = kv.open_memory(clock=Clock())
-committed(store, ("k", 1))
-mine = store.current()
-mine.insert(0, "k", 2)
-mine.versions(0, "k")
-mine.abort()
-print(len(store.current().versions(0, "k")))
-""",
-        "1",
-        ("tests/test_api.py", "tests/test_state_machine.py"),
     ),
     Bug(
         "version_eq_ignores_origin",
@@ -129,13 +106,9 @@ print(outcome(lambda: print(second.get_version(0, "k", theirs), end=" ")))
         "commit), so after the clock goes back its own versions predate the log",
         (
             Edit(
-                "_store.py",
-                """                latest,
-                now if latest is None else max(now, latest),
-""",
-                """                latest,
-                now,
-""",
+                "_core.py",
+                "            start = now if last is None or now >= last else last\n",
+                "            start = now\n",
             ),
         ),
         """
@@ -158,9 +131,9 @@ print(mine.last_updated(), mine.versions(0, "j")[-1].timestamp)
         "went back (issue 10, third kind)",
         (
             Edit(
-                "_store.py",
-                """            latest = index.latest_timestamp
-            timestamp = now if latest is None else max(now, latest)
+                "_core.py",
+                """            last = index.latest_timestamp
+            timestamp = now if last is None else max(now, last)
 """,
                 """            timestamp = max(now, snapshot.start_timestamp)
 """,
@@ -189,12 +162,19 @@ print(reader.versions(0, "mine")[-1].timestamp, reader.last_updated())
         "millisecond is missed",
         (
             Edit(
-                "_store.py",
-                "                if versions and versions[-1]._position >= snapshot.length:\n",
-                (
-                    "                if versions"
-                    " and versions[-1].timestamp > snapshot.start_timestamp:\n"
-                ),
+                "_core.py",
+                """            seen_below = limit(snapshot.length)
+            for slot, key in reads:
+                versions = index.slots[slot].get(key)
+                if versions is not None and latest(versions) >= seen_below:
+""",
+                """            for slot, key in reads:
+                versions = index.slots[slot].get(key)
+                if (
+                    versions is not None
+                    and index.version(latest(versions)).timestamp > snapshot.start_timestamp
+                ):
+""",
             ),
         ),
         """
@@ -217,10 +197,20 @@ print(outcome(mine.commit))
         (
             Edit(
                 "_transaction.py",
-                """        read = (check_slot(slot), encode_key(key))
+                """            read = (slot, encoded)
+            self._reads.add(read)
+""",
+                """            read = (slot, encoded)
+            if read not in self._writes:
+                self._reads.add(read)
+""",
+            ),
+            Edit(
+                "_transaction.py",
+                """        read = (check_slot(slot), self._encode(key))
         self._reads.add(read)
 """,
-                """        read = (check_slot(slot), encode_key(key))
+                """        read = (check_slot(slot), self._encode(key))
         if read not in self._writes:
             self._reads.add(read)
 """,
@@ -246,9 +236,16 @@ print(outcome(mine.commit))
         (
             Edit(
                 "_index.py",
-                "            self.slot_written[slot] = position\n",
+                "            slot_written[slot] = position\n",
                 """            if length:
-                self.slot_written[slot] = position
+                slot_written[slot] = position
+""",
+            ),
+            Edit(
+                "_index.py",
+                "        slot_written[slot] = packed >> LENGTH_BITS\n",
+                """        if relative & LENGTH_MASK:
+            slot_written[slot] = packed >> LENGTH_BITS
 """,
             ),
         ),
@@ -271,16 +268,16 @@ print(outcome(mine.commit))
         "the append, so another commit can slip in between (issue 10, seventh kind)",
         (
             Edit(
-                "_store.py",
+                "_core.py",
                 """                        "its keys: run the transaction again"
                     )
-            now = self._now()
+            now = self.now()
 """,
                 """                        "its keys: run the transaction again"
                     )
-        with self._lock:
-            self._check(snapshot)
-            now = self._now()
+        with self.lock:
+            self.check(snapshot)
+            now = self.now()
 """,
             ),
         ),
@@ -292,7 +289,7 @@ mine.insert(0, "n", mine.get(0, "n") + 1)
 theirs.insert(0, "n", theirs.get(0, "n") + 1)
 results = []
 gap = GapLock(lambda: results.append("theirs " + outcome(theirs.commit)))
-store._lock = gap
+store._core.lock = gap
 results.append("mine " + outcome(mine.commit))
 if not gap.fired:
     results.append("theirs " + outcome(theirs.commit))
@@ -300,5 +297,54 @@ print(results)
 """,
         "['mine committed', 'theirs TransactionConflict']",
         ("tests/test_schedules.py", "tests/test_serializability.py"),
+    ),
+    Bug(
+        "key_cache_by_value",
+        "versions",
+        "the transaction's cache of encoded keys admits any str, bytes or int (a bool is "
+        "an int) and is keyed by the key alone, so after get(0, 1), get(0, True) finds "
+        "1's encoding (1 == True, with equal hashes) and reads key 1",
+        (
+            Edit(
+                "_transaction.py",
+                """            kind = key.__class__
+            if kind is str or kind is bytes or kind is int:
+                encoded = self._encoded.get((kind, key)) or self._encode_new(kind, key)
+""",
+                """            kind = key.__class__
+            if isinstance(key, (str, bytes, int)):
+                encoded = self._encoded.get(key) or self._encode_new(kind, key)
+""",
+            ),
+            Edit(
+                "_transaction.py",
+                """        kind = key.__class__
+        if kind is str or kind is bytes or kind is int:
+            encoded = self._encoded.get((kind, key)) or self._encode_new(kind, key)
+""",
+                """        kind = key.__class__
+        if isinstance(key, (str, bytes, int)):
+            encoded = self._encoded.get(key) or self._encode_new(kind, key)
+""",
+            ),
+            Edit(
+                "_transaction.py",
+                "        self._encoded[(kind, key)] = encoded\n",
+                "        self._encoded[key] = encoded\n",
+            ),
+            Edit(
+                "_transaction.py",
+                "        self._encoded: dict[tuple[type, Any], bytes] = {}\n",
+                "        self._encoded: dict[Any, bytes] = {}\n",
+            ),
+        ),
+        """
+store = kv.open_memory(clock=Clock())
+committed(store, (1, "int"), (True, "bool"))
+mine = store.current()
+print(mine.get(0, 1), mine.get(0, True))
+""",
+        "int bool",
+        ("tests/test_api.py", "tests/test_core.py"),
     ),
 )

@@ -93,6 +93,20 @@ class RecordingMemory(kv.MemoryStorage):
         self.calls.append("sync")
 
 
+class DuringTheMerge(kv.MemoryStorage):
+    """A memory log that runs `during` once, at a merge's first write of its new log:
+    while the merge builds it without the lock, so what `during` commits is caught up."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.during: Callable[[], None] = lambda: None
+
+    def write_replacement(self, data: bytes) -> None:
+        during, self.during = self.during, lambda: None
+        during()
+        super().write_replacement(data)
+
+
 class NoRoomAside(kv.MemoryStorage):
     """A memory log whose copy of a damaged tail fails, as on a full disk."""
 
@@ -101,7 +115,7 @@ class NoRoomAside(kv.MemoryStorage):
 
 
 class GapLock:
-    """Stands in for a store's lock: the second time one `KvStore.commit` call takes it,
+    """Stands in for a store's lock: the second time one `Core.commit` call takes it,
     `between` runs first, with the lock free (another client's commit, say).
 
     The clean store takes its lock once per commit, so there `between` never runs.
@@ -119,7 +133,7 @@ class GapLock:
 
     def __enter__(self) -> GapLock:
         caller = sys._getframe(1)
-        if caller.f_code.co_name == "commit" and caller.f_code.co_filename.endswith("_store.py"):
+        if caller.f_code.co_name == "commit" and caller.f_code.co_filename.endswith("_core.py"):
             self._taken = self._taken + 1 if caller is self._commit else 1
             self._commit = caller
             if self._taken == 2 and self._between is not None:
@@ -135,6 +149,34 @@ class GapLock:
         traceback: TracebackType | None,
     ) -> None:
         self._inner.release()
+
+
+class AfterRelease:
+    """Stands in for a store's lock: the first time a `KvStore` method named `method`
+    releases it, `after` runs, with the lock free (as when another thread's commit gets
+    in between a merge's phases)."""
+
+    def __init__(self, method: str, after: Callable[[], None]) -> None:
+        self._inner = threading.Lock()
+        self._method = method
+        self._after: Callable[[], None] | None = after
+
+    def __enter__(self) -> AfterRelease:
+        self._inner.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._inner.release()
+        caller = sys._getframe(1).f_code
+        if caller.co_name == self._method and caller.co_filename.endswith("_store.py"):
+            after, self._after = self._after, None
+            if after is not None:
+                after()
 
 
 def committed(store: kv.KvStore, *writes: tuple[str, object]) -> None:
