@@ -333,7 +333,6 @@ class KvStore:
         )
 
 
-
 def open(
     path: str | os.PathLike[str], *, clock: Clock | None = None, readonly: bool = False
 ) -> KvStore:
