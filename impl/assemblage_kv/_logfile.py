@@ -82,16 +82,7 @@ class LogFile:
         except FileNotFoundError:
             return None
         try:
-            size = file_system.size(handle)
-            parts = []
-            offset = 0
-            while offset < size:
-                part = file_system.pread(handle, offset, size - offset)
-                if not part:
-                    break
-                parts.append(part)
-                offset += len(part)
-            return b"".join(parts)
+            return self._read_all(handle, 0, file_system.size(handle))
         finally:
             file_system.close(handle)
 

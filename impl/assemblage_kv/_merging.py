@@ -26,7 +26,7 @@ from ._errors import CorruptStore
 from ._format import COMMIT_LENGTH, encode_commit, entry_head
 from ._hint import NO_DIGEST, Digest
 from ._index import LENGTH_BITS, LENGTH_MASK, Index, Versions
-from ._recovery import Entry, scan
+from ._recovery import scanned_transactions
 
 CHUNK = 1 << 22
 """Bytes of the old log read at a time."""
@@ -203,15 +203,10 @@ def catch_up(merged: Index, read: Read, start: int, end: int, write: Write) -> b
         return False
     tail = read(start, end - start)
     shift = merged.length - start
-    added: list[tuple[int, int, list[Entry]]] = []
-
     def read_tail(offset: int, length: int) -> bytes:
         return tail[offset - start : offset - start + length]
 
-    def collect(commit: int, timestamp: int, entries: list[Entry]) -> None:
-        added.append((commit, timestamp, entries))
-
-    scanned, _ = scan(read_tail, end, collect, "the log", start)
+    (scanned, _), added = scanned_transactions(read_tail, end, "the log", start)
     if scanned != end:
         raise CorruptStore(
             f"the transactions committed during the merge do not read back whole from "

@@ -13,7 +13,7 @@ import warnings
 
 from ._errors import CorruptStore, RecoveryWarning
 from ._index import Index
-from ._recovery import CutTail, Entry, OnTransaction, scan
+from ._recovery import CutTail, OnTransaction, Transaction, scanned_transactions
 from ._storage import Storage
 
 
@@ -62,7 +62,7 @@ def publisher(index: Index) -> OnTransaction:
     return index.add
 
 
-def appended_transactions(storage: Storage, length: int) -> list[tuple[int, int, list[Entry]]]:
+def appended_transactions(storage: Storage, length: int) -> list[Transaction]:
     """The valid transactions appended after the first `length` bytes of the log (whole
     transactions, as a reader read them), as `scan` reports them; an append under way is
     not one yet. CorruptStore if the log is now shorter, or damaged as at opening."""
@@ -74,6 +74,4 @@ def appended_transactions(storage: Storage, length: int) -> list[tuple[int, int,
             "from a backup",
             size,
         )
-    added: list[tuple[int, int, list[Entry]]] = []
-    scan(storage.read, size, lambda *transaction: added.append(transaction), storage.name, length)
-    return added
+    return scanned_transactions(storage.read, size, storage.name, length)[1]

@@ -284,3 +284,19 @@ def scan(
             "or move the file away (or delete it) if it is not needed"
         )
     return Scanned(pos, damaged=True)
+
+
+Transaction = tuple[int, int, list[Entry]]
+"""A valid transaction as `scan` reports it: commit entry offset, timestamp, kv entries."""
+
+
+def scanned_transactions(
+    read: Read, size: int, name: str, start: int
+) -> tuple[Scanned, list[Transaction]]:
+    """`scan` from `start`, with the transactions it reports collected in a list."""
+    found: list[Transaction] = []
+
+    def collect(commit: int, timestamp: int, entries: list[Entry]) -> None:
+        found.append((commit, timestamp, entries))
+
+    return scan(read, size, collect, name, start), found
