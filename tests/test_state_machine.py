@@ -26,7 +26,7 @@ from assemblage_kv_oracle.machine import FileStoreMachine, StoreMachine
 
 SCALE = int(os.environ.get("ORACLE_SCALE", "1"))
 MEMORY_EXAMPLES = int(os.environ.get("ORACLE_EXAMPLES", str(300 * SCALE)))
-FILE_EXAMPLES = max(1, MEMORY_EXAMPLES // 3)
+FILE_EXAMPLES = MEMORY_EXAMPLES
 DEFAULT_RUN = SCALE == 1 and "ORACLE_EXAMPLES" not in os.environ
 PHASES = (
     [phase for phase in Phase if phase is not Phase.shrink]

@@ -21,7 +21,6 @@ Run by tests/test_state_machine.py; a longer campaign is one command (see README
 
 from __future__ import annotations
 
-import itertools
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -56,9 +55,6 @@ MERGES = {5}
 
 RECENT_READS = ["get_unremoved", "keys", "get", "versions", "get_unremoved", "get_version"]
 """Reads of a key just written: `get_unremoved` and `keys` are where removals show."""
-
-_HINTS_CHANGED = itertools.count()
-"""Startup index files changed so far in this process (`FileStoreMachine.change_hint`)."""
 
 PICK = st.integers(min_value=0, max_value=2**16)
 """Which open transaction a rule uses (modulo how many there are)."""
@@ -497,9 +493,9 @@ class FileStoreMachine(StoreMachine):
             self.both.reopen(lambda: self.change_hint(hint, at))
 
     def change_hint(self, hint: int, at: int) -> None:
-        """Change the startup index file as `hint` says (a byte at `at`, a cut at `at`,
-        an older one by `at`), shifted by how many were changed so far in the run, so
-        that each way comes in turn; keep the current one as an older one for later."""
+        """Change the startup index file in the way done least so far in this run (ties
+        broken by `hint`), so that each way comes in turn whatever the draws: a byte at
+        `at`, a cut at `at`, an older one by `at`; keep the current one for later."""
         path = self.folder / "store.aeon.hint"
         current = path.read_bytes() if path.exists() else None
         older = self.older_hints[at % len(self.older_hints)] if self.older_hints else None
@@ -507,7 +503,9 @@ class FileStoreMachine(StoreMachine):
             return
         # A way that cannot be done now (no older hint kept yet) is done at the next
         # reopen that can: every way is reached, whatever the draws.
-        how = self.hint_due or sorted(reach.HINTS)[(hint + next(_HINTS_CHANGED)) % len(reach.HINTS)]
+        ways = sorted(reach.HINTS)
+        ways = ways[hint % len(ways) :] + ways[: hint % len(ways)]
+        how = self.hint_due or min(ways, key=lambda way: reach.REACHED[reach.HINTS[way]])
         if current is not None:
             self.older_hints = [*self.older_hints[-7:], current]
         if how == "older":
