@@ -73,6 +73,7 @@ class IndexedDbStorage:
         self._failed: IdbTransaction | None = None
         """The transaction whose failure `_failure` reports."""
         self._closed = False
+        self._released = False
         self.durable_on_commit = False
         """True when the last commit (`sync`) returned only after its IndexedDB
         transaction completed; False when it was queued on the background chain."""
@@ -215,7 +216,7 @@ class IndexedDbStorage:
             self._wait_for_chain()
             self._raise_failure()
         if self._task is None and not self._queue:
-            self._database.close()
+            self._release()
 
     # The chain of transactions.
 
@@ -292,4 +293,9 @@ class IndexedDbStorage:
             if not self._draining:
                 self._task = None
             if self._closed and not self._queue:
-                self._database.close()
+                self._release()
+
+    def _release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._database.close()
