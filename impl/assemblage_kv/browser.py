@@ -33,6 +33,14 @@ __all__ = ["IndexedDbStorage"]
 
 
 def _default_backend() -> IdbBackend:
+    """IndexedDB through Pyodide; StorageError outside a browser."""
+    try:
+        import js  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError as error:
+        raise StorageError(
+            "IndexedDbStorage needs IndexedDB, which only Pyodide in a browser has; "
+            "elsewhere use assemblage_kv.open (a file) or open_memory"
+        ) from error
     from ._idb_js import JsBackend
 
     return JsBackend()
@@ -65,6 +73,7 @@ class IndexedDbStorage:
         self._failed: IdbTransaction | None = None
         """The transaction whose failure `_failure` reports."""
         self._closed = False
+        self._released = False
         self.durable_on_commit = False
         """True when the last commit (`sync`) returned only after its IndexedDB
         transaction completed; False when it was queued on the background chain."""
@@ -207,7 +216,7 @@ class IndexedDbStorage:
             self._wait_for_chain()
             self._raise_failure()
         if self._task is None and not self._queue:
-            self._database.close()
+            self._release()
 
     # The chain of transactions.
 
@@ -284,4 +293,9 @@ class IndexedDbStorage:
             if not self._draining:
                 self._task = None
             if self._closed and not self._queue:
-                self._database.close()
+                self._release()
+
+    def _release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._database.close()

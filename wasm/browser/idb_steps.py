@@ -8,6 +8,7 @@ and `dump`, so both sides compute the same logs and the same answers.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import assemblage_kv as kv
@@ -79,17 +80,24 @@ async def commit_step(step: dict[str, Any]) -> dict[str, Any]:
     mode = step["mode"]
     storage, store = await opened(step["db"], mode)
     durable = []
+    started = time.perf_counter()
     for i in range(step["count"]):
         if mode == "callback":
             in_js_callback(lambda i=i: commit(store, i))
         else:
             commit(store, i)
         durable.append(storage.durable_on_commit)
+    committed = time.perf_counter()
     if step.get("merge"):
         store.merge()
     await store.persist()
     store.close()
-    return {"durable": durable, "can_run_sync": can_run_sync()}
+    return {
+        "durable": durable,
+        "can_run_sync": can_run_sync(),
+        "ms_per_commit": (committed - started) * 1000 / step["count"],
+        "ms_to_persist": (time.perf_counter() - committed) * 1000,
+    }
 
 
 async def read_step(step: dict[str, Any]) -> dict[str, Any]:
