@@ -12,11 +12,11 @@ import json
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from idb_fake import Driver, FakeIndexedDb
-
 from assemblage_kv._idb_backend import NeverWait
 from assemblage_kv.browser import IndexedDbStorage
 from wasm.demo.kv_page import DemoPage
+
+from idb_fake import Driver, FakeIndexedDb
 
 
 def page_on(database: FakeIndexedDb, *, can_wait: bool = True) -> DemoPage:
@@ -113,3 +113,12 @@ async def test_refusals_come_back_as_the_projects_errors() -> None:
     huge = '"' + "v" * 17_000_000 + '"'
     assert (await ask(page, "insert", slot="0", key='"x"', value=huge))["kind"] == "LimitExceeded"
     assert (await ask(page, "status"))["log_size"] == 0
+
+
+@run
+async def test_a_database_that_is_not_a_store_is_refused_and_nothing_stays_open() -> None:
+    page = page_on(FakeIndexedDb({"odd": {"x": {}}}))
+    await ask(page, "open", name="notes")
+    refused = await ask(page, "open", name="odd")
+    assert refused["kind"] == "NotAStore" and "choose another name" in refused["message"]
+    assert await ask(page, "status") == {"store": None}

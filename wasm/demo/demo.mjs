@@ -49,7 +49,12 @@ function field(id) {
 }
 
 function renderStatus(status) {
-  if (!status.store) return;
+  if (!status.store) {
+    $("store-status").textContent = "No store is open.";
+    $("durability").textContent = "";
+    $("persist").hidden = true;
+    return;
+  }
   const last = status.last_updated ? `last commit ${status.last_updated}` : "no commit yet";
   const recovered = status.recovery ? ` Recovery: ${status.recovery}.` : "";
   $("store-status").textContent =
@@ -129,7 +134,13 @@ async function refreshTables() {
 }
 
 async function openStore(name) {
-  const status = await call("open", { name, wait: $("wait").checked });
+  let status;
+  try {
+    status = await call("open", { name, wait: $("wait").checked });
+  } catch (error) {
+    renderStatus(await call("status")); // the store open before is closed now
+    throw error;
+  }
   const remembered = new URLSearchParams({ store: status.store });
   if (!$("wait").checked) remembered.set("wait", "no");
   history.replaceState(null, "", `#${remembered}`);
