@@ -74,10 +74,11 @@ def test_commits_merges_and_the_originals_layout_survive_a_browser_restart(
     assert waited["can_run_sync"] and background["can_run_sync"] and callback["can_run_sync"]
 
     databases = ["waited", "background", "callback", *originals]
-    second = run_page(node, page, profile, args={"steps": [
-        {"do": "read", "db": db} for db in databases
+    *second, deleted = run_page(node, page, profile, args={"steps": [
+        *({"do": "read", "db": db} for db in databases), {"do": "delete", "db": "waited"}
     ]})
     read = dict(zip(databases, second, strict=True))
+    assert "IndexedDB could not write" in deleted["failure"] and deleted["size_after"] == 0
     dump, log = expected(COUNT, path=tmp_path / "file.aeon")
     for db in ("waited", "background"):
         assert read[db]["dump"] == dump, db

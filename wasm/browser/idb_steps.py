@@ -140,11 +140,29 @@ async def loop_step(step: dict[str, Any]) -> None:
             js.window.killNow = True
 
 
+async def delete_step(step: dict[str, Any]) -> dict[str, Any]:
+    """Delete the database while a store has it open: its next commit fails, and the
+    name opens again as a new, empty store."""
+    _, store = await opened(step["db"], "wait")
+    await IndexedDbStorage.delete(step["db"])
+    try:
+        commit(store, 0)
+        failure = None
+    except kv.StorageError as error:
+        failure = str(error)
+    store.close()
+    _, again = await opened(step["db"], "wait")
+    size = again.log_size()
+    again.close()
+    return {"failure": failure, "size_after": size}
+
+
 STEPS = {
     "commit": commit_step,
     "read": read_step,
     "write_original": write_original_step,
     "loop": loop_step,
+    "delete": delete_step,
 }
 
 
