@@ -35,12 +35,14 @@ __all__ = ["IndexedDbStorage"]
 def _default_backend() -> IdbBackend:
     """IndexedDB through Pyodide; StorageError outside a browser."""
     try:
-        import js  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError as error:
+        import js  # type: ignore[import-not-found]
+    except ImportError:
+        js = None
+    if not hasattr(js, "indexedDB"):  # CPython, or Pyodide under Node
         raise StorageError(
             "IndexedDbStorage needs IndexedDB, which only Pyodide in a browser has; "
             "elsewhere use assemblage_kv.open (a file) or open_memory"
-        ) from error
+        )
     from ._idb_js import JsBackend
 
     return JsBackend()
