@@ -15,6 +15,7 @@ import assemblage_kv as kv
 from assemblage_kv.browser import IndexedDbStorage
 
 START_MS = 1_700_000_000_000
+LOOP_COMMITS = 400
 
 
 def fixed_clock() -> kv.Clock:
@@ -120,13 +121,14 @@ async def write_original_step(step: dict[str, Any]) -> None:
 
 
 async def loop_step(step: dict[str, Any]) -> None:
-    """Commit forever in the background mode, merging once, persisting every 5th
-    commit; tell the test (`window.killNow`) when it may kill the browser."""
+    """Commit in the background mode, merging once, persisting every 5th commit; tell
+    the test (`window.killNow`) when it may kill the browser, and go on committing (up
+    to `LOOP_COMMITS`) so that flushes are under way when it does."""
     import js
 
     _, store = await opened(step["db"], "background")
     i = 0
-    while True:
+    while i < LOOP_COMMITS:
         commit(store, i)
         i += 1
         js.window.committed = i
