@@ -5,7 +5,8 @@ event: an await between two requests would let the transaction commit early
 (TransactionInactiveError). The only JavaScript is a small adapter that turns an
 IDBRequest or IDBTransaction into a promise, and creates the object stores in
 `onupgradeneeded`, which must happen inside that event. A JavaScript error becomes an
-OSError, which the storage turns into the store's StorageError.
+OSError, which the storage turns into the store's StorageError. A connection closes
+itself when the database is deleted (`versionchange`), so a deletion never waits for it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ _ADAPTER = """({
           }
         }
       };
-      request.onsuccess = () => resolve(request.result);
+      request.onsuccess = () => {
+        // Let a deletion (or another tab's upgrade) proceed: later transactions fail.
+        request.result.onversionchange = () => request.result.close();
+        resolve(request.result);
+      };
       request.onerror = () => reject(request.error);
       request.onblocked = () => reject(new Error("another tab holds an older version open"));
     });

@@ -20,8 +20,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from collections.abc import Awaitable
-from typing import Any
 
 from . import _idb_layout as layout
 from ._errors import StorageError
@@ -35,12 +33,14 @@ __all__ = ["IndexedDbStorage"]
 def _default_backend() -> IdbBackend:
     """IndexedDB through Pyodide; StorageError outside a browser."""
     try:
-        import js  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError as error:
+        import js  # type: ignore[import-not-found]
+    except ImportError:
+        js = None
+    if not hasattr(js, "indexedDB"):  # CPython, or Pyodide under Node
         raise StorageError(
             "IndexedDbStorage needs IndexedDB, which only Pyodide in a browser has; "
             "elsewhere use assemblage_kv.open (a file) or open_memory"
-        ) from error
+        )
     from ._idb_js import JsBackend
 
     return JsBackend()
@@ -258,16 +258,13 @@ class IndexedDbStorage:
     def _wait_for_chain(self) -> None:
         """Block until every queued transaction ran (or one failed)."""
         if self._task is not None:  # it runs what was queued after it started, too
-            self._block(self._task)
+            self._waiter.wait(self._task)
         if self._queue:
             self._draining = True
             try:
-                self._block(self._run_chain())
+                self._waiter.wait(self._run_chain())
             finally:
                 self._draining = False
-
-    def _block(self, awaitable: Awaitable[Any]) -> None:
-        self._waiter.wait(awaitable)
 
     async def _run_chain(self) -> None:
         """Run the queued transactions one after another; after a failure, drop the

@@ -74,10 +74,11 @@ def test_commits_merges_and_the_originals_layout_survive_a_browser_restart(
     assert waited["can_run_sync"] and background["can_run_sync"] and callback["can_run_sync"]
 
     databases = ["waited", "background", "callback", *originals]
-    second = run_page(node, page, profile, args={"steps": [
-        {"do": "read", "db": db} for db in databases
+    *second, deleted = run_page(node, page, profile, args={"steps": [
+        *({"do": "read", "db": db} for db in databases), {"do": "delete", "db": "waited"}
     ]})
     read = dict(zip(databases, second, strict=True))
+    assert "IndexedDB could not write" in deleted["failure"] and deleted["size_after"] == 0
     dump, log = expected(COUNT, path=tmp_path / "file.aeon")
     for db in ("waited", "background"):
         assert read[db]["dump"] == dump, db
@@ -108,7 +109,7 @@ def test_a_browser_killed_during_background_flushes_reopens_to_a_committed_prefi
     [read] = run_page(node, page, profile, args={"steps": [{"do": "read", "db": "kill"}]})
     assert read["log"] == read["raw"]["hex"]
     found = latest(read["dump"])
-    assert found in prefixes(seen["committed"] + 100)[seen["persisted"]:], (
+    assert found in prefixes(STEPS.LOOP_COMMITS)[seen["persisted"]:], (
         "a prefix of the commits, with every persisted one"
     )
 
@@ -120,6 +121,7 @@ def prefixes(count: int) -> list[dict[str, str]]:
         for i in range(count):
             found.append(latest(STEPS.dump(store)))
             STEPS.commit(store, i)
+        found.append(latest(STEPS.dump(store)))
     return found
 
 

@@ -15,6 +15,7 @@ import assemblage_kv as kv
 from assemblage_kv.browser import IndexedDbStorage
 
 START_MS = 1_700_000_000_000
+LOOP_COMMITS = 400
 
 
 def fixed_clock() -> kv.Clock:
@@ -120,13 +121,14 @@ async def write_original_step(step: dict[str, Any]) -> None:
 
 
 async def loop_step(step: dict[str, Any]) -> None:
-    """Commit forever in the background mode, merging once, persisting every 5th
-    commit; tell the test (`window.killNow`) when it may kill the browser."""
+    """Commit in the background mode, merging once, persisting every 5th commit; tell
+    the test (`window.killNow`) when it may kill the browser, and go on committing (up
+    to `LOOP_COMMITS`) so that flushes are under way when it does."""
     import js
 
     _, store = await opened(step["db"], "background")
     i = 0
-    while True:
+    while i < LOOP_COMMITS:
         commit(store, i)
         i += 1
         js.window.committed = i
@@ -140,11 +142,29 @@ async def loop_step(step: dict[str, Any]) -> None:
             js.window.killNow = True
 
 
+async def delete_step(step: dict[str, Any]) -> dict[str, Any]:
+    """Delete the database while a store has it open: its next commit fails, and the
+    name opens again as a new, empty store."""
+    _, store = await opened(step["db"], "wait")
+    await IndexedDbStorage.delete(step["db"])
+    try:
+        commit(store, 0)
+        failure = None
+    except kv.StorageError as error:
+        failure = str(error)
+    store.close()
+    _, again = await opened(step["db"], "wait")
+    size = again.log_size()
+    again.close()
+    return {"failure": failure, "size_after": size}
+
+
 STEPS = {
     "commit": commit_step,
     "read": read_step,
     "write_original": write_original_step,
     "loop": loop_step,
+    "delete": delete_step,
 }
 
 
