@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +23,24 @@ class PageFailed(Exception):
     """A page did not put its result in `window.result`; the message holds its console."""
 
 
-def run_page(node: str, url: str, profile: Path, timeout_ms: int = 90_000) -> Any:
+def _args_file(folder: str, args: Any) -> str:
+    path = Path(folder) / "args.json"
+    path.write_text(json.dumps(args))
+    return str(path)
+
+
+def run_page(
+    node: str, url: str, profile: Path, timeout_ms: int = 90_000, args: Any = None
+) -> Any:
     """Open `url` in Chromium with the profile folder `profile` (the same folder again
     is the same browser profile, its IndexedDB included) and return what the page put
-    in `window.result`, decoded from JSON."""
-    done = subprocess.run(
-        [node, BROWSER_DIR / "run_page.mjs", url, profile, str(timeout_ms)],
-        capture_output=True, text=True, timeout=timeout_ms / 1000 + 60, check=False,
-    )
+    in `window.result`, decoded from JSON. `args`, if given, is the page's `window.args`."""
+    with tempfile.TemporaryDirectory() as folder:
+        extra = [] if args is None else [_args_file(folder, args)]
+        done = subprocess.run(
+            [node, BROWSER_DIR / "run_page.mjs", url, profile, str(timeout_ms), *extra],
+            capture_output=True, text=True, timeout=timeout_ms / 1000 + 60, check=False,
+        )
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         raise PageFailed(f"run_page.mjs exited with {done.returncode}: {done.stderr[-2000:]}")
@@ -37,3 +48,22 @@ def run_page(node: str, url: str, profile: Path, timeout_ms: int = 90_000) -> An
     if "error" in answer:
         raise PageFailed(f"{answer['error']}\n" + "\n".join(answer["console"][-30:]))
     return answer["result"]
+
+
+def kill_page(node: str, url: str, profile: Path, args: Any, timeout_ms: int = 90_000) -> Any:
+    """Open `url` with `window.args = args`, wait until the page sets `window.killNow`,
+    then SIGKILL the browser, as a crash would; return what the page reported then
+    (`window.committed` and `window.persisted`)."""
+    with tempfile.TemporaryDirectory() as folder:
+        done = subprocess.run(
+            [node, BROWSER_DIR / "kill_page.mjs", url, profile, _args_file(folder, args),
+             str(timeout_ms)],
+            capture_output=True, text=True, timeout=timeout_ms / 1000 + 60, check=False,
+        )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise PageFailed(f"kill_page.mjs exited with {done.returncode}: {done.stderr[-2000:]}")
+    answer = json.loads(lines[-1])
+    if "error" in answer:
+        raise PageFailed(answer["error"])
+    return answer

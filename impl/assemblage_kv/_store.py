@@ -169,6 +169,15 @@ class KvStore:
                 raise StorageError(f"closing {self.name!r} failed: {error}") from error
             self._released = True
 
+    async def persist(self) -> None:
+        """Return once every commit so far is durable. Only a storage that may let a
+        commit return before it is durable (the browser's `IndexedDbStorage`, when
+        Pyodide cannot block) has a `persist` to await; for any other storage, commits
+        are durable when they return, and this returns at once."""
+        persist = getattr(self._core.storage, "persist", None)
+        if persist is not None:
+            await persist()
+
     def log_size(self) -> int:
         """Bytes in the log."""
         core = self._core
