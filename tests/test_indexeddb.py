@@ -352,6 +352,24 @@ def test_a_crash_after_any_transaction_reopens_to_a_committed_prefix(
 
 
 @needs_event_loop
+def test_persist_in_a_later_event_loop_writes_what_a_closed_one_left_queued() -> None:
+    fake = FakeIndexedDb()
+
+    async def commit() -> kv.KvStore:
+        storage = await IndexedDbStorage.open("notes", backend=fake, wait_for_commits=False)
+        store = kv.KvStore.open(storage)
+        with store.current() as txn:
+            txn.insert(0, "k", 1)
+        return store
+
+    store = asyncio.run(commit())  # closing its loop cancels the chain's task
+    assert fake.completed == 0
+    asyncio.run(store.persist())
+    assert fake.completed == 1
+    assert latest(kv.KvStore.open(open_waiting(fake.after_crash()))) == {(0, "k"): 1}
+
+
+@needs_event_loop
 def test_a_failed_background_flush_is_raised_by_persist_and_every_later_commit() -> None:
     async def run() -> None:
         fake = FakeIndexedDb()

@@ -128,7 +128,10 @@ class IndexedDbStorage:
     async def persist(self) -> None:
         """Return once every transaction queued so far completed in IndexedDB; raise
         StorageError if one failed (and for every call after that)."""
-        while self._task is not None:
+        while self._queue or not self._idle():
+            if self._idle():  # the chain's task ended early (its event loop closed)
+                self._task = asyncio.ensure_future(self._run_chain())
+            assert self._task is not None
             await self._task
         self._raise_failure()
 
@@ -215,7 +218,7 @@ class IndexedDbStorage:
         if self._queue and self._waiter.can_wait():
             self._wait_for_chain()
             self._raise_failure()
-        if self._task is None and not self._queue:
+        if self._idle() and not self._queue:
             self._release()
 
     # The chain of transactions.
@@ -243,7 +246,7 @@ class IndexedDbStorage:
         self._raise_failure()
         self._queue.append(transaction)
         if not self._waiter.can_wait():
-            if self._task is None and not self._draining:
+            if self._idle() and not self._draining:
                 self._task = asyncio.ensure_future(self._run_chain())
             return False
         self._wait_for_chain()
@@ -255,10 +258,16 @@ class IndexedDbStorage:
             raise failure.__cause__
         raise failure
 
+    def _idle(self) -> bool:
+        """No task runs the chain: none was started, or it ended (a task whose event
+        loop closed may end cancelled, with transactions still queued)."""
+        return self._task is None or self._task.done()
+
     def _wait_for_chain(self) -> None:
         """Block until every queued transaction ran (or one failed)."""
-        if self._task is not None:  # it runs what was queued after it started, too
-            self._waiter.wait(self._task)
+        task = self._task
+        if task is not None and not task.done():  # it runs what was queued after it started
+            self._waiter.wait(task)
         if self._queue:
             self._draining = True
             try:
