@@ -42,8 +42,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def pytest_sessionfinish() -> None:
-    while _runs:  # not waited for (the test was interrupted): no run outlives the session
-        _runs.pop().stop()
+    for run in _runs:  # not waited for (the test was interrupted): no run outlives the session
+        run.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """pytest's own last line from inside Pyodide, beside the native one."""
+    for run in _runs:
+        if run.finished is not None and run.finished.output.strip():
+            last = run.finished.output.strip().splitlines()[-1]
+            terminalreporter.write_line(f"inside Pyodide: {last}")
 
 
 def _fetched() -> bool:
