@@ -66,6 +66,14 @@ before any was kept): done at the next reopen that can, in this example or a lat
 so that a default run reaches it whatever the draws (Hypothesis's draws differ from one
 place to another: a checkout, Pyodide)."""
 
+
+def restart_hint_rotation() -> None:
+    """Start the ways of changing the hint from the first, none due, so that what a run
+    reaches does not depend on the runs before it in the process."""
+    global _HINTS_CHANGED
+    _HINTS_CHANGED = itertools.count()
+    _HINT_DUE.clear()
+
 PICK = st.integers(min_value=0, max_value=2**16)
 """Which open transaction a rule uses (modulo how many there are)."""
 
