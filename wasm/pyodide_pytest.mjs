@@ -18,7 +18,7 @@ if (!wheelDir) {
 
 // pytest's output goes out byte for byte (progress dots included), not line by line.
 const raw = (fd) => ({ write: (bytes) => { fs.writeSync(fd, bytes); return bytes.length; } });
-const pyodide = await loadPyodide({ stdout: undefined, stderr: undefined });
+const pyodide = await loadPyodide();
 pyodide.setStdout(raw(1));
 pyodide.setStderr(raw(2));
 const wheels = fs.readdirSync(wheelDir).filter((name) => name.endsWith(".whl"))
