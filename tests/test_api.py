@@ -186,6 +186,7 @@ class SidecarSwapper(kv.OsFileSystem):
         return handle
 
 
+@pytest.mark.needs_lock
 def test_an_opener_that_locked_a_removed_lock_file_locks_the_new_one(tmp_path: Path) -> None:
     path = tmp_path / "store.aeon"
     file_system = SidecarSwapper(swaps=2)
@@ -688,6 +689,7 @@ def test_a_failed_append_is_a_storage_error_and_the_store_must_be_reopened() -> 
         assert store.current().get(0, "k") == 1
 
 
+@pytest.mark.needs_threads
 def test_concurrent_readers_see_consistent_snapshots(store: kv.KvStore) -> None:
     commit(store, *((0, i, 0) for i in range(20)))
     errors: list[BaseException] = []

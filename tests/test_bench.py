@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKLOADS = "bulk,durable,gets,reopen,memory,disk,merge,versions,snapshot,merge_latency"
 
 
+@pytest.mark.needs_subprocess
 def test_a_tiny_run_writes_the_tables_and_the_targets(tmp_path: Path) -> None:
     done = subprocess.run(
         [
@@ -68,6 +69,7 @@ def test_a_tiny_run_writes_the_tables_and_the_targets(tmp_path: Path) -> None:
     assert verdicts["bulk load >= 1.2x semidbm"] == "NOT EVALUATED"
 
 
+@pytest.mark.needs_subprocess
 def test_a_store_that_is_not_installed_is_skipped_with_a_line_saying_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

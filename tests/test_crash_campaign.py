@@ -121,6 +121,7 @@ def test_help_lists_every_choice_and_default(
     assert set(STORES) == {"real", *PLANTED}
 
 
+@pytest.mark.needs_subprocess
 def test_the_command_leaves_no_hypothesis_folder_and_prints_a_rerun_that_works(
     tmp_path: Path,
 ) -> None:
@@ -148,6 +149,7 @@ def test_the_command_leaves_no_hypothesis_folder_and_prints_a_rerun_that_works(
     assert not (tmp_path / ".hypothesis").exists()
 
 
+@pytest.mark.needs_subprocess
 def test_without_hypothesis_the_console_script_names_the_extra_to_install() -> None:
     """The `fuzz` extra installs Hypothesis; without it, one line says so."""
     blocked = (

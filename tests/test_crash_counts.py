@@ -98,11 +98,14 @@ def test_the_utf8_table_handed_to_hypothesis_is_the_one_it_works_out(tmp_path: P
     it must be the same table, or the draws (the workloads) would change."""
     set_hypothesis_home_dir(str(tmp_path))
     try:
-        encodable, not_round_trip = charmap.intervals_from_codec.__wrapped__("utf-8")
+        worked_out = charmap.intervals_from_codec.__wrapped__("utf-8")
     finally:
         set_hypothesis_home_dir(None)
+    # From Hypothesis 6.156 a pair: what encodes, and what of it does not decode back;
+    # before (6.155.7 is the newest pure wheel, the one Pyodide installs), the first alone.
+    encodable, not_round_trip = worked_out if isinstance(worked_out, tuple) else (worked_out, ())
     assert [list(interval) for interval in encodable.intervals] == seeded.UTF8_ENCODABLE
-    assert not not_round_trip.intervals
+    assert not getattr(not_round_trip, "intervals", not_round_trip)
 
 
 # --- look-alike disks (crashes/lookalikes.py) --------------------------------------------

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.needs_subprocess
+
 ROOT = Path(__file__).parent.parent
 SPEC = ROOT / "spec" / "assemblage_kv_spec"
 

@@ -30,6 +30,8 @@ import assemblage_kv as kv
 
 from kill_writer import plan, states
 
+pytestmark = pytest.mark.needs_subprocess
+
 WRITER = Path(__file__).with_name("kill_writer.py")
 ROUNDS = int(os.environ.get("KILL_ROUNDS", "20"))
 SEED = int(os.environ.get("KILL_SEED", "1"))

@@ -74,6 +74,7 @@ def committed(store: kv.KvStore, key: str, value: int) -> None:
         tx.insert(0, key, value)
 
 
+@pytest.mark.needs_subprocess
 @fork_only
 @pytest.mark.parametrize(
     "use",
@@ -101,6 +102,7 @@ def test_a_forked_child_cannot_use_the_parents_store(
         assert store.current().keys(0) == ["a", "b"]
 
 
+@pytest.mark.needs_subprocess
 @fork_only
 def test_closing_in_the_child_keeps_the_parents_lock(path: Path) -> None:
     with kv.open(path) as store:
@@ -110,6 +112,7 @@ def test_closing_in_the_child_keeps_the_parents_lock(path: Path) -> None:
     assert open_elsewhere(path) == "opened"
 
 
+@pytest.mark.needs_subprocess
 @fork_only
 def test_a_child_that_opens_the_store_is_told_another_process_has_it(path: Path) -> None:
     def open_again() -> str:
@@ -124,6 +127,7 @@ def test_a_child_that_opens_the_store_is_told_another_process_has_it(path: Path)
     assert outcome[0] == "returned" and "another process" in outcome[1]
 
 
+@pytest.mark.needs_subprocess
 @fork_only
 def test_a_fork_while_another_thread_holds_the_store_does_not_hang_the_child(
     path: Path,
@@ -155,6 +159,7 @@ def _child_commits(store: kv.KvStore, results: Any) -> None:
         results.put(type(error).__name__)
 
 
+@pytest.mark.needs_subprocess
 @fork_only
 def test_multiprocessing_with_fork_refuses_the_inherited_store(path: Path) -> None:
     context = multiprocessing.get_context("fork")
@@ -170,6 +175,7 @@ def test_multiprocessing_with_fork_refuses_the_inherited_store(path: Path) -> No
         assert open_elsewhere(path) == "StoreLocked"
 
 
+@pytest.mark.needs_subprocess
 def test_a_store_or_transaction_sent_to_a_spawned_process_is_refused_clearly(
     path: Path,
 ) -> None:
@@ -182,6 +188,7 @@ def test_a_store_or_transaction_sent_to_a_spawned_process_is_refused_clearly(
             process.start()
 
 
+@pytest.mark.needs_subprocess
 def test_a_dropped_store_is_closed_with_a_resource_warning(path: Path) -> None:
     store = kv.open(path)
     committed(store, "a", 1)
@@ -220,6 +227,7 @@ def test_an_interrupted_close_still_releases_the_lock(path: Path) -> None:
         pass
 
 
+@pytest.mark.needs_subprocess
 def test_a_lock_dropped_while_held_is_released(path: Path) -> None:
     """What an interrupt between taking the lock and handing it to the storage leaves."""
     lock = LogLock(kv.OsFileSystem(), str(path.resolve()))
@@ -241,6 +249,7 @@ def test_closed_stores_and_failed_opens_warn_nothing(path: Path) -> None:
         gc.collect()
 
 
+@pytest.mark.needs_threads
 def test_a_transaction_used_from_another_thread_is_refused(store: kv.KvStore) -> None:
     with store.current() as tx:
         tx.insert(0, "a", 1)
@@ -277,6 +286,7 @@ def test_a_transaction_used_from_another_thread_is_refused(store: kv.KvStore) ->
     assert store.current().keys(0) == ["a", "mine"]
 
 
+@pytest.mark.needs_threads
 def test_each_thread_may_use_the_transactions_it_started(store: kv.KvStore) -> None:
     def work(number: int) -> None:
         with store.current() as tx:
@@ -308,6 +318,7 @@ def test_a_storage_whose_opening_failed_is_collected_silently(
     assert unraisable == []
 
 
+@pytest.mark.needs_subprocess
 @pytest.mark.parametrize("readonly", [False, True], ids=["writer", "reader"])
 def test_a_dropped_store_is_closed_when_warnings_are_errors(path: Path, readonly: bool) -> None:
     """`_logfile` `LogFile.__del__` 9 (`suppress(None)` around the warning): under

@@ -153,6 +153,7 @@ def test_an_entry_with_wide_size_fields_is_merged_with_minimal_ones() -> None:
     assert len(contents(storage)) == len(log) - 2
 
 
+@pytest.mark.needs_threads
 def test_a_merge_called_while_one_runs_waits_for_it_then_merges() -> None:
     storage = DuringTheBuild()
     with kv.KvStore.open(storage, clock=ManualClock(1_000)) as store:

@@ -35,6 +35,7 @@ SEEDS = 40
 """Schedules per workload, strategy and storage: 0.1 to 0.6 s for 40 on the real store."""
 
 
+@pytest.mark.needs_threads
 @pytest.mark.parametrize("storage", STORAGES)
 @pytest.mark.parametrize("strategy", SEEDED)
 @pytest.mark.parametrize("workload", WORKLOADS)
@@ -46,6 +47,7 @@ def test_the_store_is_serializable_under_every_schedule(
     assert finding is None, str(finding)
 
 
+@pytest.mark.needs_threads
 @pytest.mark.parametrize("storage", STORAGES)
 @pytest.mark.parametrize("workload", WORKLOADS)
 def test_a_commit_that_lets_another_in_between_check_and_append_is_found(
@@ -63,6 +65,7 @@ def test_a_commit_that_lets_another_in_between_check_and_append_is_found(
     assert first_finding(schedules) is not None
 
 
+@pytest.mark.needs_threads
 @pytest.mark.parametrize("storage", STORAGES)
 def test_a_merge_that_loses_the_commits_made_during_it_is_found(storage: str) -> None:
     """The planted merge that skips its catch-up (planted.py): some of these schedules
@@ -77,6 +80,7 @@ def test_a_merge_that_loses_the_commits_made_during_it_is_found(storage: str) ->
     assert any("final log" in problem for problem in finding.problems), finding
 
 
+@pytest.mark.needs_threads
 def test_commits_land_while_a_merge_builds_its_log() -> None:
     """Not vacuous: in the real store's schedules, transactions commit between a merge's
     begin and its switch, and the check places them after the merged log."""
@@ -92,6 +96,7 @@ def test_commits_land_while_a_merge_builds_its_log() -> None:
     assert during > 0
 
 
+@pytest.mark.needs_threads
 @pytest.mark.parametrize(("storage", "bound"), [("memory", 2), ("file", 1)])
 def test_every_schedule_with_few_preemptions_is_serializable(storage: str, bound: int) -> None:
     """Not a sample: all schedules of two lost-update threads with at most `bound`
@@ -104,6 +109,7 @@ def test_every_schedule_with_few_preemptions_is_serializable(storage: str, bound
     assert result.complete and result.schedules > 20
 
 
+@pytest.mark.needs_threads
 @pytest.mark.parametrize("storage", STORAGES)
 def test_one_preemption_is_enough_to_find_the_split_commit(storage: str) -> None:
     template = Schedule(0, "lost-update", "split-commit", "systematic", storage)
@@ -115,6 +121,7 @@ def test_one_preemption_is_enough_to_find_the_split_commit(storage: str) -> None
     assert refound is not None and refound.problems == finding.problems
 
 
+@pytest.mark.needs_threads
 def test_two_threads_without_preemption_are_two_schedules() -> None:
     """Which one starts; after that, a switch away from a thread that blocked or finished
     is free, but there is only one other thread to switch to."""
@@ -126,6 +133,7 @@ def test_a_deviation_that_cannot_run_is_refused() -> None:
         Deviations({0: "nobody"}).choose(["t0", "t1"], None, 0)
 
 
+@pytest.mark.needs_threads
 def test_the_real_store_runs_the_conflicts_the_check_judges() -> None:
     """Not vacuous: the schedules above make transactions conflict, expire and commit."""
     outcomes: dict[str, int] = {}
@@ -136,6 +144,7 @@ def test_the_real_store_runs_the_conflicts_the_check_judges() -> None:
     assert set(outcomes) == {"committed", "TransactionConflict", "SnapshotExpired"}, outcomes
 
 
+@pytest.mark.needs_threads
 def test_a_schedule_replays_from_its_seed() -> None:
     schedule = Schedule(7, "merges", "real", "random")
     first, _ = explore(schedule)
@@ -148,6 +157,7 @@ def test_a_schedule_replays_from_its_seed() -> None:
     assert other.run.steps != first.run.steps
 
 
+@pytest.mark.needs_threads
 def test_a_finding_says_how_to_rerun_it(capsys: pytest.CaptureFixture[str]) -> None:
     schedule = Schedule(1, "lost-update", "split-commit", "random")
     _, finding = explore(schedule)
@@ -163,6 +173,7 @@ def test_a_finding_says_how_to_rerun_it(capsys: pytest.CaptureFixture[str]) -> N
     assert re.search(r"t\d: storage\.append  \(t\d\.\d commit\)", printed), printed
 
 
+@pytest.mark.needs_threads
 def test_a_file_store_interleaves_at_its_file_calls() -> None:
     history, finding = explore(Schedule(3, "merges", "real", "random", "file"))
     assert finding is None
@@ -212,6 +223,7 @@ def _count_under(lock: object, scheduler: Scheduler, counter: list[int], times: 
             counter[0] = seen + 1
 
 
+@pytest.mark.needs_threads
 @pytest.mark.parametrize("seed", range(5))
 def test_a_controlled_lock_excludes(seed: int) -> None:
     scheduler = Scheduler(RandomWalk(seed))
@@ -223,6 +235,7 @@ def test_a_controlled_lock_excludes(seed: int) -> None:
     assert any(step.label == "waits for lock" for step in run.steps)
 
 
+@pytest.mark.needs_threads
 def test_only_one_controlled_thread_runs_at_a_time() -> None:
     scheduler = Scheduler(RandomWalk(3))
     inside: list[str] = []
@@ -249,6 +262,7 @@ def _take_both(first: object, second: object, scheduler: Scheduler) -> None:
             pass
 
 
+@pytest.mark.needs_threads
 def test_a_deadlock_is_found_and_reported() -> None:
     """Two threads taking two locks in opposite orders: some seed deadlocks them."""
     for seed in range(20):
@@ -263,6 +277,7 @@ def test_a_deadlock_is_found_and_reported() -> None:
     assert not any(t.name in ("a", "b") and t.is_alive() for t in threading.enumerate())
 
 
+@pytest.mark.needs_threads
 def test_taking_a_lock_twice_is_a_deadlock() -> None:
     scheduler = Scheduler(RandomWalk(0))
     lock = scheduler.lock("l")
@@ -270,6 +285,7 @@ def test_taking_a_lock_twice_is_a_deadlock() -> None:
     assert scheduler.run().deadlock == "a waits for l held by a"
 
 
+@pytest.mark.needs_threads
 def test_a_thread_that_never_ends_hits_the_step_limit() -> None:
     scheduler = Scheduler(RandomWalk(0), max_steps=50)
 
@@ -282,6 +298,7 @@ def test_a_thread_that_never_ends_hits_the_step_limit() -> None:
     assert run.exhausted and len(run.steps) == 50
 
 
+@pytest.mark.needs_threads
 def test_an_error_in_a_thread_is_reported_and_the_others_go_on() -> None:
     scheduler = Scheduler(PCT(0, depth=2, steps=5))
     done: list[str] = []
@@ -299,6 +316,7 @@ def test_an_error_in_a_thread_is_reported_and_the_others_go_on() -> None:
         scheduler.run()  # once
 
 
+@pytest.mark.needs_threads
 @pytest.mark.parametrize("seed", range(5))
 def test_pct_of_depth_one_runs_threads_one_after_another(seed: int) -> None:
     scheduler = Scheduler(PCT(seed, depth=1, steps=30))
@@ -315,6 +333,7 @@ def _switch_times(scheduler: Scheduler, times: int) -> None:
         scheduler.switch("yield")
 
 
+@pytest.mark.needs_threads
 def test_a_store_shared_by_scheduled_threads_works_outside_the_run_too() -> None:
     """Setup and final checks run in the main thread, where the seams do nothing."""
     scheduler = Scheduler(RandomWalk(0))

@@ -30,6 +30,8 @@ from assemblage_kv_oracle.concurrency.run import ControlledStorage, open_schedul
 from assemblage_kv_oracle.concurrency.scheduler import Run, Scheduler
 from assemblage_kv_oracle.concurrency.strategies import RandomWalk
 
+pytestmark = pytest.mark.needs_threads  # real threads, or the scheduler's
+
 NODES = 12
 RING = 0
 COUNTER_SLOT = 1

@@ -86,7 +86,7 @@ def run(
 ) -> None:
     """Run `machine`, report what it reached, and fail on a required situation never met."""
     reach.reset()
-    run_state_machine_as_test(machine, settings=chosen)
+    run_state_machine_as_test(machine, settings=chosen)  # no local constants: conftest.py
     counts = Counter(reach.REACHED)
     lines = reach.table(counts, required if DEFAULT_RUN else [])
     title = f"{machine.__name__}: what the default run reached (times)"

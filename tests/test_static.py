@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parent.parent
 
 
@@ -17,11 +19,13 @@ def run(*command: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.needs_subprocess
 def test_mypy_strict_on_spec_impl_and_oracle() -> None:
     result = run("mypy", "--strict", "spec", "impl", "oracle")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.needs_subprocess
 def test_ruff_clean() -> None:
     result = run("ruff", "check", ".")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -54,6 +58,7 @@ def test_spec_and_implementation_never_import_each_other() -> None:
 OUTSIDE = re.compile(r"\.\./shared|/(?:work|home|root)/")  # places on one machine only
 
 
+@pytest.mark.needs_subprocess
 def test_no_tracked_file_names_a_place_outside_the_repository() -> None:
     """A fresh clone anywhere must be complete: tests and docs read only what is in it."""
     listed = run_git("ls-files", "-z").stdout.split("\0")

@@ -234,6 +234,7 @@ def test_every_name_of_one_file_shares_the_lock(
                 kv.open(other)
 
 
+@pytest.mark.needs_subprocess
 def test_a_second_open_from_another_process_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "store.aeon"
     with kv.open(path):
@@ -241,6 +242,7 @@ def test_a_second_open_from_another_process_is_refused(tmp_path: Path) -> None:
     assert open_in_subprocess(path) == "opened"
 
 
+@pytest.mark.needs_subprocess
 def test_close_releases_the_lock(tmp_path: Path) -> None:
     path = tmp_path / "store.aeon"
     store = kv.open(path)
@@ -250,6 +252,7 @@ def test_close_releases_the_lock(tmp_path: Path) -> None:
     assert open_in_subprocess(path) == "opened"
 
 
+@pytest.mark.needs_subprocess
 def test_merge_keeps_the_lock_and_the_data(tmp_path: Path) -> None:
     path = tmp_path / "store.aeon"
     with kv.open(path) as store:
@@ -269,6 +272,7 @@ def test_merge_keeps_the_lock_and_the_data(tmp_path: Path) -> None:
         assert len(tx.versions(0, "k")) == 1
 
 
+@pytest.mark.needs_subprocess
 def test_an_open_that_fails_releases_the_lock(tmp_path: Path) -> None:
     path = tmp_path / "store.aeon"
     with kv.open(path) as store:
@@ -303,6 +307,7 @@ def test_a_leftover_merged_file_is_replaced_not_appended_to(tmp_path: Path) -> N
         assert sorted(tx.keys(0)) == ["a", "b"]
 
 
+@pytest.mark.needs_subprocess
 def test_the_package_works_where_fcntl_is_missing(tmp_path: Path) -> None:
     script = textwrap.dedent(
         """
@@ -809,6 +814,7 @@ def test_the_lock_file_has_the_permissions_of_a_new_log(tmp_path: Path) -> None:
         assert stat.S_IMODE(lock.stat().st_mode) == stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.needs_subprocess
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts handles in /proc")
 @pytest.mark.skipif(_filesystem.fcntl is None, reason="no lock without fcntl: the documented limit")
 def test_a_store_held_by_another_process_is_refused_without_leaking_a_handle(

@@ -18,6 +18,8 @@ import pytest
 
 import assemblage_kv as kv
 
+pytestmark = pytest.mark.needs_threads
+
 THREADS = 4
 
 

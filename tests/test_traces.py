@@ -139,6 +139,7 @@ def test_replay_command_exits_1_on_a_mismatch(tmp_path: Path, capsys: Any) -> No
 # --- the recorder -----------------------------------------------------------------------------
 
 
+@pytest.mark.needs_subprocess
 def test_the_same_seed_records_the_same_files_here_and_in_a_fresh_process(
     tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

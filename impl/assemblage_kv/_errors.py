@@ -63,6 +63,10 @@ class RecoveryWarning(UserWarning):
     """Opening cut off damaged bytes at the end of the log, after copying them aside."""
 
 
+class PlatformWarning(UserWarning):
+    """The platform breaks a file store's promises (under Pyodide: no fsync, no lock)."""
+
+
 class LimitExceeded(KvError):
     """A key, value or timestamp does not fit the log format."""
 

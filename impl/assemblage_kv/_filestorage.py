@@ -17,6 +17,7 @@ from ._errors import StorageError
 from ._filesystem import FileSystem
 from ._lock import LogLock
 from ._logfile import HINT_SUFFIX, LogFile
+from ._platform import warn_if_unpromised
 from ._storage import aside_name
 
 
@@ -38,6 +39,8 @@ class FileStorage(LogFile):
             # its name is durable only once its directory is, and a commit's fsync does
             # not cover the directory, so without this a first commit could vanish.
             self._file_system.fsync_directory(os.path.dirname(self._path))
+            # Inside the try: a warning made an error (or an interrupt) releases the lock.
+            warn_if_unpromised()
         except BaseException as error:
             # The open's error is the one to report; a failing close must not hide it.
             with contextlib.suppress(OSError):
