@@ -5,7 +5,6 @@ transactions, waited for or in the background; and the original's files as block
 from __future__ import annotations
 
 import asyncio
-import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -23,11 +22,7 @@ from vectors import VECTORS, assert_observations, load
 
 BLOCK = 16384
 
-needs_event_loop = pytest.mark.skipif(
-    sys.platform == "emscripten",
-    reason="asyncio.run needs WebAssembly stack switching, which Pyodide under Node lacks; "
-    "the background chain is tested in Chromium (tests/wasm/test_browser_storage.py)",
-)
+needs_event_loop = pytest.mark.needs_event_loop  # the background chain: see pyproject
 
 
 def open_waiting(fake: FakeIndexedDb, name: str = "notes") -> IndexedDbStorage:

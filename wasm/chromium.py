@@ -29,6 +29,18 @@ def _args_file(folder: str, args: Any) -> str:
     return str(path)
 
 
+def _drive(script: str, node: str, timeout_ms: int, *args: str | Path) -> Any:
+    """Run the driver `script` (wasm/browser/) and return the JSON of its last line."""
+    done = subprocess.run(
+        [node, BROWSER_DIR / script, *args],
+        capture_output=True, text=True, timeout=timeout_ms / 1000 + 60, check=False,
+    )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise PageFailed(f"{script} exited with {done.returncode}: {done.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
 def run_page(
     node: str, url: str, profile: Path, timeout_ms: int = 90_000, args: Any = None
 ) -> Any:
@@ -37,14 +49,7 @@ def run_page(
     in `window.result`, decoded from JSON. `args`, if given, is the page's `window.args`."""
     with tempfile.TemporaryDirectory() as folder:
         extra = [] if args is None else [_args_file(folder, args)]
-        done = subprocess.run(
-            [node, BROWSER_DIR / "run_page.mjs", url, profile, str(timeout_ms), *extra],
-            capture_output=True, text=True, timeout=timeout_ms / 1000 + 60, check=False,
-        )
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        raise PageFailed(f"run_page.mjs exited with {done.returncode}: {done.stderr[-2000:]}")
-    answer = json.loads(lines[-1])
+        answer = _drive("run_page.mjs", node, timeout_ms, url, profile, str(timeout_ms), *extra)
     if "error" in answer:
         raise PageFailed(f"{answer['error']}\n" + "\n".join(answer["console"][-30:]))
     return answer["result"]
@@ -55,15 +60,10 @@ def kill_page(node: str, url: str, profile: Path, args: Any, timeout_ms: int = 9
     then SIGKILL the browser, as a crash would; return what the page reported then
     (`window.committed` and `window.persisted`)."""
     with tempfile.TemporaryDirectory() as folder:
-        done = subprocess.run(
-            [node, BROWSER_DIR / "kill_page.mjs", url, profile, _args_file(folder, args),
-             str(timeout_ms)],
-            capture_output=True, text=True, timeout=timeout_ms / 1000 + 60, check=False,
+        answer = _drive(
+            "kill_page.mjs", node, timeout_ms, url, profile, _args_file(folder, args),
+            str(timeout_ms),
         )
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        raise PageFailed(f"kill_page.mjs exited with {done.returncode}: {done.stderr[-2000:]}")
-    answer = json.loads(lines[-1])
     if "error" in answer:
         raise PageFailed(answer["error"])
     return answer

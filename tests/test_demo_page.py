@@ -12,11 +12,15 @@ import json
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+import pytest
+
 from assemblage_kv._idb_backend import NeverWait
 from assemblage_kv.browser import IndexedDbStorage
 from wasm.demo.kv_page import DemoPage
 
 from idb_fake import Driver, FakeIndexedDb
+
+pytestmark = pytest.mark.needs_event_loop
 
 
 def page_on(database: FakeIndexedDb, *, can_wait: bool = True) -> DemoPage:
