@@ -15,6 +15,7 @@ process, beside its one writer; `store.refresh()` shows them what it committed s
 from ._clock import Clock
 from ._errors import (
     CorruptStore,
+    HistoryUnavailable,
     InvalidArgument,
     KvError,
     LimitExceeded,
@@ -33,6 +34,7 @@ from ._errors import (
 )
 from ._filestorage import FileStorage
 from ._filesystem import FileId, FileSystem, OsFileSystem
+from ._history import Change, Write
 from ._index import Version
 from ._readonly import ReadOnlyFileStorage
 from ._recovery import CutTail
@@ -41,12 +43,14 @@ from ._store import KvStore, open, open_memory
 from ._transaction import Transaction
 
 __all__ = [
+    "Change",
     "Clock",
     "CorruptStore",
     "CutTail",
     "FileId",
     "FileStorage",
     "FileSystem",
+    "HistoryUnavailable",
     "InvalidArgument",
     "KvError",
     "KvStore",
@@ -67,6 +71,7 @@ __all__ = [
     "TransactionClosed",
     "TransactionConflict",
     "Version",
+    "Write",
     "WrongProcess",
     "WrongThread",
     "open",
