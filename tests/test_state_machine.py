@@ -21,8 +21,7 @@ import pytest
 from hypothesis import Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from assemblage_kv_oracle import reach
-from assemblage_kv_oracle import history_machine
+from assemblage_kv_oracle import history_machine, reach
 from assemblage_kv_oracle.machine import FileStoreMachine, StoreMachine
 
 SCALE = int(os.environ.get("ORACLE_SCALE", "1"))
