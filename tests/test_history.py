@@ -8,6 +8,9 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_spec_history import logs
 
 import assemblage_kv as kv
 import assemblage_kv_spec as spec
@@ -210,3 +213,29 @@ def test_the_spec_and_the_store_merge_alike(clock: Clock) -> None:
     log = spec.recover(storage.read(0, storage.size())).log
     store.merge(keep_since=2_500, keep_last=1)
     assert storage.read(0, storage.size()) == spec.encode_log(spec.merge(log, 2_500, 1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    logs(backwards=True, empty=True),
+    st.none() | st.integers(90, 180),
+    st.none() | st.integers(1, 3),
+)
+def test_the_store_merges_any_log_as_the_spec_does(
+    log: spec.Log, since: int | None, last: int | None
+) -> None:
+    """Backwards clocks and the original's empty commits too, which our writer never
+    makes (so the state machine never meets them)."""
+    storage = kv.MemoryStorage(spec.encode_log(log))
+    with kv.KvStore.open(storage, clock=lambda: 0) as store:
+        store.merge(keep_since=since, keep_last=last)
+        want = spec.merge(log, since, last)
+        assert storage.read(0, storage.size()) == spec.encode_log(want)
+        for moment in (90, 100, 110, 150, 200):
+            try:
+                snapshot = spec.at(want, moment)
+            except spec.HistoryUnavailable:
+                with pytest.raises(kv.HistoryUnavailable):
+                    store.at(moment)
+                continue
+            assert store.at(moment).last_updated() == spec.last_updated(want, snapshot)

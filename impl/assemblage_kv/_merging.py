@@ -19,8 +19,9 @@ from __future__ import annotations
 import zlib
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable
-from itertools import accumulate
+from collections.abc import Callable, Sequence
+from itertools import accumulate, islice
+from operator import le, sub
 from typing import NamedTuple
 
 from ._errors import CorruptStore
@@ -88,7 +89,13 @@ class _Moments:
         self.timestamps = snapshot.timestamps
         count = bisect_left(self.commits, snapshot.length)
         self.count = count
-        self.moments = list(accumulate(self.timestamps[:count], max))
+        stamps = self.timestamps
+        in_order = all(map(le, islice(stamps, 0, max(0, count - 1)), islice(stamps, 1, count)))
+        # Our writer's logs: each moment is the transaction's own timestamp (shared, as
+        # only the first `count` are read and the array only grows).
+        self.moments: Sequence[int] = (
+            stamps if in_order else list(accumulate(islice(stamps, 0, count), max))
+        )
 
     def of(self, packed: int) -> int:
         """The moment of the transaction holding a packed version."""
@@ -104,10 +111,17 @@ class _Moments:
     def mark_for_empty(self) -> int | None:
         """The latest moment a dropped transaction without writes (only the original
         writes them) would have been the last one seen until: the next one's."""
-        commits, found = self.commits, None
-        for n in range(1, self.count - 1):  # the first, if empty, is the mark
-            if commits[n] == commits[n - 1] + COMMIT_LENGTH:
-                found = self.moments[n + 1]
+        commits, count = self.commits, self.count
+        # Gaps between commit entries, in C: a gap of one commit entry is an empty one.
+        gaps = array("q", map(sub, islice(commits, 1, count), commits))
+        found, n = None, -1
+        while True:  # the first transaction, if empty, is the mark: gaps start at the second
+            try:
+                n = gaps.index(COMMIT_LENGTH, n + 1)
+            except ValueError:
+                break
+            if n + 2 < count:  # not the last transaction, which is kept
+                found = self.moments[n + 2]
         return found
 
 
