@@ -125,26 +125,15 @@ class _Moments:
         return found
 
 
-def _latest_below(versions: Versions, below: int) -> list[int] | array[int]:
-    """A key's packed versions below `below` (an array may have grown since the snapshot)."""
-    if isinstance(versions, int):
-        return [versions] if versions < below else []
-    if versions[-1] < below:
-        return versions
-    return versions[: bisect_left(versions, below)]
-
-
 def _kept_versions(
     seen: list[int] | array[int], keep: Keep, moments: _Moments
-) -> tuple[list[int] | array[int], int | None]:
-    """The versions of one key a merge keeps, and the moment until which a snapshot
-    would have needed one it drops (None if it drops none)."""
+) -> tuple[list[int], int]:
+    """The versions of one key a keeping merge keeps, and the version that followed the
+    last one it drops (a snapshot needed that one until this one's moment), or -1."""
     count = len(seen)
     since, last = keep.since, keep.last
-    if since is None and last is None:
-        return seen[-1:], (moments.of(seen[-1]) if count > 1 else None)
     kept: list[int] = []
-    needed_until = None
+    superseding = -1
     for n, packed in enumerate(seen):
         if (
             n == count - 1
@@ -156,8 +145,8 @@ def _kept_versions(
         ):
             kept.append(packed)
         else:
-            needed_until = moments.of(seen[n + 1])
-    return kept, needed_until
+            superseding = seen[n + 1]
+    return kept, superseding
 
 
 def _survivors(
@@ -166,31 +155,52 @@ def _survivors(
     """(packed, slot, key) of each version kept as of L, in buckets of `_BUCKET_SHIFT`
     (in log order once each bucket is sorted), and the merged log's history mark.
 
+    The mark is the moment of the latest version that superseded a dropped one (moments
+    never decrease in log order, so the latest such version is all it takes), or of a
+    dropped empty transaction's successor, or the old mark, whichever is latest.
+
     The caller sorts bucket by bucket, never all in one long sort: a sort holds the
     GIL throughout, and readers and committers must not wait for it.
     """
     below = snapshot.length << LENGTH_BITS
     moments = _Moments(snapshot)
-    mark = moments.old_mark()
-    empty = moments.mark_for_empty()
-    if empty is not None:
-        mark = empty if mark is None else max(mark, empty)
+    latest_only = keep == _LATEST_ONLY
+    superseding = -1  # the latest version that superseded a dropped one
     buckets: dict[int, list[tuple[int, int, bytes]]] = {}
     for slot, keys in enumerate(snapshot.slots):
         for key, versions in keys.items():
             if isinstance(versions, int):
-                kept: list[int] | array[int] = [versions]
+                packed = versions
             else:  # an array, which a commit may have appended to since the snapshot
-                kept, needed_until = _kept_versions(_latest_below(versions, below), keep, moments)
-                if needed_until is not None:
-                    mark = needed_until if mark is None else max(mark, needed_until)
-            for packed in kept:
-                bucket = buckets.get(packed >> _BUCKET_SHIFT)
-                if bucket is None:
-                    buckets[packed >> _BUCKET_SHIFT] = [(packed, slot, key)]
-                else:
-                    bucket.append((packed, slot, key))
-    return [buckets[number] for number in sorted(buckets)], mark
+                packed = versions[-1]
+                seen = len(versions)
+                if packed >= below:
+                    seen = bisect_left(versions, below)
+                    packed = versions[seen - 1]
+                if seen > 1:
+                    if latest_only:
+                        superseding = max(superseding, packed)
+                    else:
+                        kept, last_superseding = _kept_versions(versions[:seen], keep, moments)
+                        superseding = max(superseding, last_superseding)
+                        for older in kept[:-1]:  # the latest is added below
+                            _add(buckets, older, slot, key)
+            _add(buckets, packed, slot, key)
+    marks = [moments.old_mark(), moments.mark_for_empty()]
+    if superseding >= 0:
+        marks.append(moments.of(superseding))
+    found = [mark for mark in marks if mark is not None]
+    return [buckets[number] for number in sorted(buckets)], max(found) if found else None
+
+
+def _add(
+    buckets: dict[int, list[tuple[int, int, bytes]]], packed: int, slot: int, key: bytes
+) -> None:
+    bucket = buckets.get(packed >> _BUCKET_SHIFT)
+    if bucket is None:
+        buckets[packed >> _BUCKET_SHIFT] = [(packed, slot, key)]
+    else:
+        bucket.append((packed, slot, key))
 
 
 _LATEST_ONLY = Keep()
