@@ -10,7 +10,7 @@ from __future__ import annotations
 import attrs
 
 from ._format import entry_head
-from ._index import LENGTH_MASK, Index, latest
+from ._index import LENGTH_MASK, Index
 
 
 @attrs.frozen
@@ -44,16 +44,20 @@ def count(index: Index) -> Stats:
     versions = live_bytes = 0
     for slot, keys in enumerate(index.slots):
         live = 0
-        for key, packed_versions in keys.items():
-            if packed_versions.__class__ is int:
+        for key, packed in keys.items():
+            if packed.__class__ is int:
                 versions += 1
             else:
-                versions += len(packed_versions)  # type: ignore[arg-type]
-            length = latest(packed_versions) & LENGTH_MASK
+                versions += len(packed)  # type: ignore[arg-type]
+                packed = packed[-1]  # type: ignore[index]
+            length = packed & LENGTH_MASK
             if length:  # 0: a removal
                 live += 1
                 stored_key = len(key) + 1  # the slot byte follows the key
-                live_bytes += len(entry_head(stored_key, length)) + stored_key + length
+                if stored_key < 256 and length < 256:  # the usual: one-byte sizes
+                    live_bytes += 3 + stored_key + length
+                else:
+                    live_bytes += len(entry_head(stored_key, length)) + stored_key + length
         if live:
             keys_per_slot[slot] = live
     timestamps = index.timestamps
