@@ -76,6 +76,15 @@ def test_waits_are_capped_and_jittered_by_the_injected_random() -> None:
     assert waits.seconds == [cap * (0.5 + replay.random() / 2) for cap in caps]
 
 
+def test_many_attempts_wait_at_most_max_backoff(store: kv.KvStore) -> None:
+    waits = Waits()
+    kv.run_transaction(
+        store, conflicting(store, 1_500), attempts=1_501, max_backoff=2.0, sleep=waits
+    )
+    assert len(waits.seconds) == 1_500
+    assert max(waits.seconds) <= 2.0  # 0.01 * 2**1499 would not even be a float
+
+
 def test_the_last_conflict_is_raised_once_the_attempts_are_spent(store: kv.KvStore) -> None:
     waits = Waits()
     with pytest.raises(kv.TransactionConflict) as raised:

@@ -69,7 +69,7 @@ def run_transaction(
     may run again.
     """
     _check(store, attempts, backoff, max_backoff)
-    attempt = 1
+    attempt, wait = 1, min(max_backoff, backoff)
     while True:
         try:
             with store.current() as txn:  # commits on return, discards on an exception
@@ -78,8 +78,8 @@ def run_transaction(
             if attempt >= attempts:
                 conflict.add_note(f"assemblage_kv gave up after {attempts} attempts")
                 raise
-        sleep(min(max_backoff, backoff * 2 ** (attempt - 1)) * (0.5 + random() / 2))
-        attempt += 1
+        sleep(wait * (0.5 + random() / 2))
+        attempt, wait = attempt + 1, min(max_backoff, wait * 2)  # doubled, never overflowing
 
 
 def transactional(
