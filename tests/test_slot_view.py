@@ -133,7 +133,7 @@ operations = st.lists(
 )
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=80, deadline=None, derandomize=True, database=None)
 @given(st.lists(operations, min_size=1, max_size=4))
 def test_a_view_behaves_as_a_dict_across_transactions(history: list[Any]) -> None:
     model: dict[object, object] = {}

@@ -135,7 +135,7 @@ writes = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
 @given(st.lists(writes, max_size=6), st.integers(0, 2))
 def test_stats_agree_with_the_spec_on_any_history(
     history: list[list[tuple[int, object, bytes | None]]], merge_after: int

@@ -39,6 +39,7 @@ class SlotView(MutableMapping[object, object]):
     (in the order of `Transaction.keys`, which they call: listing a slot makes any commit
     to it by another transaction a conflict), list keys as tuples. Errors of the store (a
     closed transaction, a key that cannot be stored) are raised as the transaction's.
+    Get one from `Transaction.slot`.
     """
 
     __slots__ = ("_slot", "_txn")
