@@ -39,6 +39,7 @@ from ._merging import DigestingWriter, Keep, build, catch_up, take_snapshot
 from ._opening import appended_transactions, cut_tail, publisher
 from ._readonly import ReadOnlyFileStorage, ReadOnlyTransaction
 from ._recovery import CutTail, scan
+from ._stats import Stats, count
 from ._storage import MemoryStorage, Storage
 from ._transaction import Transaction
 
@@ -202,6 +203,14 @@ class KvStore:
         with core.lock:
             core.check()
             return core.index.length
+
+    def stats(self) -> Stats:
+        """Counts and sizes of what the store holds now: keys, versions, live and dead
+        bytes, first and last commit. Costs a pass over the in-memory index, no I/O."""
+        core = self._core
+        with core.lock:
+            core.check()
+            return count(core.index)
 
     def current(self) -> Transaction:
         """Start a transaction that sees the store as it is now, plus its own writes."""
