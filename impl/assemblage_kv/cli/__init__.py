@@ -1,0 +1,120 @@
+"""The `assemblage-kv` command line (also `python -m assemblage_kv`); docs/cli.md.
+
+Every error is one line on stderr and a non-zero exit status: 1 for what the store or
+the command refuses (the project's KvError, or an OSError), 2 for a command line
+argparse cannot read, 130 for Ctrl-C. Never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from .._errors import KvError
+from ._checking import check, repair
+from ._common import Output
+from ._info import info
+from ._reading import dump, get, history, keys
+from ._writing import load, merge, put, rm
+
+PROG = "assemblage-kv"
+
+Command = Callable[[argparse.Namespace, Output], int]
+
+
+def _slot(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 255:
+        raise argparse.ArgumentTypeError(f"a slot is an int from 0 to 255, not {text!r}")
+    return int(text)
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="answer in JSON")
+    main = argparse.ArgumentParser(
+        prog=PROG,
+        description="Inspect, change, check and repair an AssemblageKV store. Keys and "
+        'values are JSON; bytes are {"$bytes": "<base64>"} (docs/cli.md).',
+    )
+    commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, run: Command, text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common], help=text, description=text)
+        sub.add_argument("store", help="the store's log file")
+        sub.set_defaults(run=run)
+        return sub
+
+    def keyed(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("key", help="the key, as JSON (a string is quoted: '\"name\"')")
+        sub.add_argument("--slot", type=_slot, default=0, help="the key's slot (default 0)")
+
+    def at(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--at", metavar="TIME", help="read the store as of TIME (ms since "
+                         "the epoch, or ISO 8601; UTC unless it says otherwise)")
+
+    command("info", info, "what the store holds, and what opening it would cut")
+    sub = command("keys", keys, "list the live keys, as slot and key")
+    sub.add_argument("--slot", type=_slot, help="only this slot (default: all)")
+    at(sub)
+    sub = command("get", get, "print a key's value (exit 1 if it is missing or removed)")
+    keyed(sub)
+    at(sub)
+    sub = command("put", put, "set a key to a value, in one transaction")
+    keyed(sub)
+    sub.add_argument("value", help="the value, as JSON")
+    sub = command("rm", rm, "remove a key (exit 1, writing nothing, if it is not there)")
+    keyed(sub)
+    sub = command("history", history, "every version of a key: its time, and its value or "
+                  "that it was removed")
+    keyed(sub)
+    at(sub)
+    command("merge", merge, "rewrite the log with only the latest versions; prints the sizes")
+    command("check", check, "read the whole log, without locking or changing it; report "
+            "the first damage and what it costs (exit 1 if any)")
+    sub = command("repair", repair, "write the transactions that are proven intact to a new "
+                  "store next to the damaged one, which is never modified")
+    sub.add_argument("--output", "-o", help="the new store's path (default: STORE.repaired)")
+    sub = command("dump", dump, "write every transaction as JSON lines")
+    sub.add_argument("--output", "-o", help="the file to write (default: stdout)")
+    sub = command("load", load, "replay a dump into a new store, timestamps included")
+    sub.add_argument("input", help="the dump's file, or - for stdin")
+    fuzz = commands.add_parser("fuzz", help="run the crash campaign (needs the 'fuzz' extra); "
+                               "its options follow", add_help=False)
+    fuzz.add_argument("arguments", nargs=argparse.REMAINDER)
+    fuzz.set_defaults(run=None)
+    return main
+
+
+def _fuzz(arguments: list[str], out: Output) -> int:
+    """The oracle's crash campaign, imported only now: it needs Hypothesis."""
+    try:
+        from assemblage_kv_oracle import commands
+    except ModuleNotFoundError as missing:
+        out.note(f"error: fuzz needs {missing.name}, which the 'fuzz' extra installs: "
+                 "pip install 'assemblage-kv[fuzz]'")
+        return 1
+    return commands.crash_fuzz(arguments)
+
+
+def main(
+    argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
+    """Run one command; its exit status."""
+    out_stream = sys.stdout if stdout is None else stdout
+    err_stream = sys.stderr if stderr is None else stderr
+    args = parser().parse_args(argv)
+    out = Output(getattr(args, "json", False), out_stream, err_stream)
+    try:
+        if args.run is None:
+            return _fuzz(args.arguments, out)
+        return int(args.run(args, out))
+    except KvError as error:
+        out.note(f"error: {error}")
+    except OSError as error:
+        out.note(f"error: {error.strerror or error} ({error.filename or 'no file'})")
+    except KeyboardInterrupt:
+        out.note("interrupted")
+        return 130
+    return 1

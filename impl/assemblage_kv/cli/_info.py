@@ -1,0 +1,42 @@
+"""`info`: what a store holds (`store.stats()`), and what opening it would cut."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import Output, iso, opened, read_log
+from ._logwalk import opening
+
+
+def info(args: argparse.Namespace, out: Output) -> int:
+    data = read_log(args.store)
+    decision = opening(data, args.store)
+    with opened(args.store, out, readonly=True) as store:
+        stats = store.stats()
+    cut = len(data) - decision.end
+    document = {
+        "path": args.store,
+        "log_bytes": stats.log_bytes,
+        "transactions": stats.transactions,
+        "keys": stats.keys,
+        "keys_per_slot": {str(slot): count for slot, count in sorted(stats.keys_per_slot.items())},
+        "versions": stats.versions,
+        "live_bytes": stats.live_bytes,
+        "dead_bytes": stats.dead_bytes,
+        "first_commit": iso(stats.first_commit),
+        "last_commit": iso(stats.last_commit),
+        "recovery": {"outcome": decision.outcome, "cut_bytes": cut},
+    }
+    out.document(document)
+    out.line(f"store         {args.store}")
+    out.line(f"log           {stats.log_bytes} bytes ({stats.live_bytes} live, "
+             f"{stats.dead_bytes} dead)")
+    out.line(f"transactions  {stats.transactions}")
+    out.line(f"keys          {stats.keys} live, {stats.versions} versions")
+    for slot, count in sorted(stats.keys_per_slot.items()):
+        out.line(f"  slot {slot:<3}     {count} keys")
+    out.line(f"first commit  {iso(stats.first_commit) or '-'}")
+    out.line(f"last commit   {iso(stats.last_commit) or '-'}")
+    recovery = "nothing" if not cut else f"{cut} bytes ({decision.outcome})"
+    out.line(f"recovery cuts {recovery}")
+    return 0

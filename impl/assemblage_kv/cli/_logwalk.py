@@ -1,0 +1,195 @@
+"""A read-only walk over a log's bytes: every transaction that can be proven intact,
+and every span that cannot, with the reason (for `check`, `repair` and `dump`).
+
+Opening a store keeps only the valid prefix of its log and refuses a log with valid
+transactions after damage (`_recovery.scan`, which `opening` asks). The walk goes
+further: after damage it resynchronises on the offset from which intact transactions run
+furthest (to the end of the log, when the damage is one spot), so that a store file
+held inside a damaged value is not mistaken for the log going on. A transaction is
+intact when its CRC-32 matches and each of its keys and values is one MessagePack
+object, as a writer writes them.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+
+import attrs
+import msgpack
+
+from .._errors import CorruptStore, NotAStore
+from .._format import COMMIT, KV, MALFORMED, commit_fields, parse_entry
+from .._recovery import _ENTRY_HEADS, Entry, _unfinished_append, scan
+
+Progress = Callable[[int], None]
+"""Told how many bytes of the log have been looked at so far."""
+
+
+@attrs.frozen
+class Intact:
+    """A transaction proven intact: its bytes are data[start:end]."""
+
+    start: int
+    end: int
+    timestamp: int
+    entries: list[Entry]
+    """(slot, stored key without its slot byte, value offset, value length: 0 removes)."""
+
+
+@attrs.frozen
+class Dropped:
+    """Bytes data[start:end] that hold no intact transaction, and why."""
+
+    start: int
+    end: int
+    reason: str
+
+
+@attrs.frozen
+class Opening:
+    """What opening the log would do: keep `end` bytes, and cut or refuse the rest."""
+
+    end: int
+    outcome: str
+    """"clean", "unfinished append" (cut silently), "damaged tail" (copied aside, then
+    cut), "corrupt" (refused: valid transactions follow damage) or "not a store"."""
+    message: str
+    """The store's own words for a refusal, else ""."""
+
+
+@attrs.frozen
+class Walk:
+    size: int
+    opening: Opening
+    intact: list[Intact]
+    dropped: list[Dropped]
+
+
+def opening(data: bytes, name: str) -> Opening:
+    """What opening a store on these bytes decides (the store's own code decides)."""
+    size = len(data)
+    try:
+        end, damaged = scan(_reader(data), size, _ignore, name)
+    except CorruptStore as error:
+        return Opening(error.offset, "corrupt", str(error))
+    except NotAStore as error:
+        return Opening(0, "not a store", str(error))
+    if end == size:
+        return Opening(end, "clean", "")
+    return Opening(end, "damaged tail" if damaged else "unfinished append", "")
+
+
+def _reader(data: bytes) -> Callable[[int, int], bytes]:
+    return lambda offset, length: data[offset : offset + length]
+
+
+def _ignore(commit: int, timestamp: int, entries: list[Entry]) -> None:
+    pass
+
+
+def transaction_at(data: bytes, start: int) -> Intact | str:
+    """The intact transaction at `start`, or why there is none."""
+    entries: list[Entry] = []
+    cursor = start
+    framed = []
+    while True:
+        kind, key_start, key_end, end = parse_entry(data, cursor)
+        if kind != KV:
+            break
+        framed.append((key_start, key_end, end))
+        cursor = end
+    if kind == MALFORMED:
+        return f"no entry can be read at offset {cursor} (header byte 0x{data[cursor]:02x})"
+    if kind != COMMIT:
+        return f"the log ends inside the transaction that starts at offset {start}"
+    timestamp, stored = commit_fields(data, cursor)
+    computed = zlib.crc32(memoryview(data)[start : cursor + 8])
+    if computed != stored:
+        return (
+            f"the transaction at offsets {start}..{end} fails its CRC-32 check "
+            f"(stored {stored:08x}, computed {computed:08x})"
+        )
+    for key_start, key_end, value_end in framed:
+        problem = _undecodable(data, key_start, key_end - 1, "key") or (
+            _undecodable(data, key_end, value_end, "value") if value_end > key_end else ""
+        )
+        if problem:
+            return problem
+        slot, key = data[key_end - 1], data[key_start : key_end - 1]
+        entries.append((slot, key, key_end, value_end - key_end))
+    return Intact(start, end, timestamp, entries)
+
+
+def _undecodable(data: bytes, start: int, end: int, what: str) -> str:
+    try:
+        msgpack.unpackb(data[start:end], raw=False, strict_map_key=False)
+    except Exception as error:
+        return f"the {what} at offset {start} is not one MessagePack object ({error})"
+    return ""
+
+
+def walk(data: bytes, name: str, progress: Progress | None = None) -> Walk:
+    """Every intact transaction of the log, and every dropped span with its reason."""
+    chains = _Chains(data)
+    intact: list[Intact] = []
+    dropped: list[Dropped] = []
+    pos = 0
+    size = len(data)
+    while pos < size:
+        found = transaction_at(data, pos)
+        if isinstance(found, Intact):
+            intact.append(found)
+            pos = found.end
+            if progress is not None:
+                progress(pos)
+            continue
+        if _unfinished_append(data[pos:]):
+            dropped.append(Dropped(pos, size, "an unfinished append: a commit interrupted "
+                                   "before it returned, so never acknowledged"))
+            break
+        resume = chains.resume_after(pos)
+        dropped.append(Dropped(pos, size if resume is None else resume, found))
+        if resume is None:
+            break
+        pos = resume
+    return Walk(size, opening(data, name), intact, dropped)
+
+
+class _Chains:
+    """Where runs of intact transactions from each offset end, memoised."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._ends: dict[int, int] = {}
+
+    def end_from(self, start: int) -> int:
+        """Where the run of intact transactions starting at `start` stops."""
+        path = []
+        cursor = start
+        while cursor not in self._ends and cursor < len(self._data):
+            found = transaction_at(self._data, cursor)
+            if not isinstance(found, Intact):
+                break
+            path.append(cursor)
+            cursor = found.end
+        end = self._ends.get(cursor, cursor)
+        for offset in path:
+            self._ends[offset] = end
+        return end
+
+    def resume_after(self, damage: int) -> int | None:
+        """The offset after `damage` from which intact transactions run furthest (the
+        first that runs to the end of the log, or to an unfinished append there)."""
+        data = self._data
+        best: tuple[int, int] | None = None  # (end, start)
+        for match in _ENTRY_HEADS.finditer(data, damage + 1):
+            start = match.start()
+            end = self.end_from(start)
+            if end == start:
+                continue
+            if end == len(data) or _unfinished_append(data[end:]):
+                return start
+            if best is None or end > best[0]:
+                best = (end, start)
+        return None if best is None else best[1]
