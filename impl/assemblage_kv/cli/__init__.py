@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from .._errors import KvError
 from ._checking import check, repair
@@ -30,10 +30,17 @@ def _slot(text: str) -> int:
     return int(text)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (it prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="answer in JSON")
-    main = argparse.ArgumentParser(
+    main = _Parser(
         prog=PROG,
         description="Inspect, change, check and repair an AssemblageKV store. Keys and "
         'values are JSON; bytes are {"$bytes": "<base64>"} (docs/cli.md).',
@@ -83,7 +90,6 @@ def parser() -> argparse.ArgumentParser:
     fuzz = commands.add_parser("fuzz", help="run the crash campaign (needs the 'fuzz' extra); "
                                "its options follow", add_help=False)
     fuzz.add_argument("arguments", nargs=argparse.REMAINDER)
-    fuzz.set_defaults(run=None)
     return main
 
 
@@ -104,11 +110,12 @@ def main(
     """Run one command; its exit status."""
     out_stream = sys.stdout if stdout is None else stdout
     err_stream = sys.stderr if stderr is None else stderr
-    args = parser().parse_args(argv)
-    out = Output(getattr(args, "json", False), out_stream, err_stream)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["fuzz"]:  # all its options are the campaign's, --help included
+        return _fuzz(arguments[1:], Output(False, out_stream, err_stream))
+    args = parser().parse_args(arguments)
+    out = Output(args.json, out_stream, err_stream)
     try:
-        if args.run is None:
-            return _fuzz(args.arguments, out)
         return int(args.run(args, out))
     except KvError as error:
         out.note(f"error: {error}")

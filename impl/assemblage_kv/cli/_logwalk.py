@@ -2,12 +2,9 @@
 and every span that cannot, with the reason (for `check`, `repair` and `dump`).
 
 Opening a store keeps only the valid prefix of its log and refuses a log with valid
-transactions after damage (`_recovery.scan`, which `opening` asks). The walk goes
-further: after damage it resynchronises on the offset from which intact transactions run
-furthest (to the end of the log, when the damage is one spot), so that a store file
-held inside a damaged value is not mistaken for the log going on. A transaction is
-intact when its CRC-32 matches and each of its keys and values is one MessagePack
-object, as a writer writes them.
+transactions after damage (`_recovery.scan`, which `opening` asks). The walk goes on
+past damage (`_resume_after`). A transaction is intact when its CRC-32 matches and each
+of its keys and values is one MessagePack object, as a writer writes them.
 """
 
 from __future__ import annotations
@@ -131,7 +128,6 @@ def _undecodable(data: bytes, start: int, end: int, what: str) -> str:
 
 def walk(data: bytes, name: str, progress: Progress | None = None) -> Walk:
     """Every intact transaction of the log, and every dropped span with its reason."""
-    chains = _Chains(data)
     intact: list[Intact] = []
     dropped: list[Dropped] = []
     pos = 0
@@ -148,7 +144,7 @@ def walk(data: bytes, name: str, progress: Progress | None = None) -> Walk:
             dropped.append(Dropped(pos, size, "an unfinished append: a commit interrupted "
                                    "before it returned, so never acknowledged"))
             break
-        resume = chains.resume_after(pos)
+        resume = _resume_after(data, pos)
         dropped.append(Dropped(pos, size if resume is None else resume, found))
         if resume is None:
             break
@@ -156,40 +152,30 @@ def walk(data: bytes, name: str, progress: Progress | None = None) -> Walk:
     return Walk(size, opening(data, name), intact, dropped)
 
 
-class _Chains:
-    """Where runs of intact transactions from each offset end, memoised."""
+def _framed_end(data: bytes, start: int) -> int | None:
+    """Where the transaction at `start` ends if its entries and commit entry can still
+    be framed (damage inside a value, a timestamp or a CRC), else None."""
+    cursor = start
+    while True:
+        kind, _, _, end = parse_entry(data, cursor)
+        if kind == COMMIT:
+            return end
+        if kind != KV:
+            return None
+        cursor = end
 
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._ends: dict[int, int] = {}
 
-    def end_from(self, start: int) -> int:
-        """Where the run of intact transactions starting at `start` stops."""
-        path = []
-        cursor = start
-        while cursor not in self._ends and cursor < len(self._data):
-            found = transaction_at(self._data, cursor)
-            if not isinstance(found, Intact):
-                break
-            path.append(cursor)
-            cursor = found.end
-        end = self._ends.get(cursor, cursor)
-        for offset in path:
-            self._ends[offset] = end
+def _resume_after(data: bytes, damage: int) -> int | None:
+    """Where intact transactions start again after the damaged transaction at `damage`.
+
+    If that transaction can still be framed, right after it: the damage is inside it, and
+    a store file held in one of its values is not mistaken for the log going on. Else
+    the first offset after the damage where an intact transaction starts.
+    """
+    end = _framed_end(data, damage)
+    if end is not None and (end == len(data) or isinstance(transaction_at(data, end), Intact)):
         return end
-
-    def resume_after(self, damage: int) -> int | None:
-        """The offset after `damage` from which intact transactions run furthest (the
-        first that runs to the end of the log, or to an unfinished append there)."""
-        data = self._data
-        best: tuple[int, int] | None = None  # (end, start)
-        for match in _ENTRY_HEADS.finditer(data, damage + 1):
-            start = match.start()
-            end = self.end_from(start)
-            if end == start:
-                continue
-            if end == len(data) or _unfinished_append(data[end:]):
-                return start
-            if best is None or end > best[0]:
-                best = (end, start)
-        return None if best is None else best[1]
+    for match in _ENTRY_HEADS.finditer(data, damage + 1):
+        if isinstance(transaction_at(data, match.start()), Intact):
+            return match.start()
+    return None
