@@ -15,9 +15,10 @@ from typing import NoReturn, TextIO
 from .._errors import KvError
 from ._checking import check, repair
 from ._common import Output
+from ._dumping import dump, load
 from ._info import info
-from ._reading import dump, get, history, keys
-from ._writing import load, merge, put, rm
+from ._reading import get, history, keys
+from ._writing import merge, put, rm
 
 PROG = "assemblage-kv"
 
@@ -85,7 +86,8 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("--output", "-o", help="the new store's path (default: STORE.repaired)")
     sub = command("dump", dump, "write every transaction as JSON lines")
     sub.add_argument("--output", "-o", help="the file to write (default: stdout)")
-    sub = command("load", load, "replay a dump into a new store, timestamps included")
+    sub = command("load", load, "write a dump's transactions into a new store: the "
+                  "dumped log, byte for byte")
     sub.add_argument("input", help="the dump's file, or - for stdin")
     fuzz = commands.add_parser("fuzz", help="run the crash campaign (needs the 'fuzz' extra); "
                                "its options follow", add_help=False)

@@ -1,21 +1,14 @@
-"""The commands that only read: keys, get, history, dump. Stores open read-only (no
+"""The commands that only read: keys, get, history. Stores open read-only (no
 lock, nothing written), so they run beside the store's writer."""
 
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from .._codec import decode
-from .._errors import InvalidArgument
 from .._transaction import Transaction
-from ._common import Output, iso, opened, parse_time, read_log
+from ._common import Output, iso, opened, parse_time
 from ._jsonvalues import parse_argument, show, to_json
-from ._logwalk import transaction_at
-
-DUMP_FORMAT = "assemblage-kv dump"
-DUMP_VERSION = 1
 
 
 def _transaction(store: Any, args: argparse.Namespace) -> Transaction:
@@ -67,38 +60,4 @@ def history(args: argparse.Namespace, out: Output) -> int:
          "value": None if removed else to_json(value)}
         for timestamp, removed, value in rows
     ])
-    return 0
-
-
-def dump(args: argparse.Namespace, out: Output) -> int:
-    """Every transaction the store holds, oldest first, as JSON lines (docs/cli.md)."""
-    with opened(args.store, out, readonly=True) as store:
-        length = store.log_size()
-    data = read_log(args.store)[:length]
-    bar = out.progress("dump", length)
-    lines = [json.dumps({"format": DUMP_FORMAT, "version": DUMP_VERSION})]
-    pos = 0
-    while pos < length:
-        found = transaction_at(data, pos)
-        if isinstance(found, str):  # the store just read these bytes as intact
-            raise InvalidArgument(f"{args.store!r} changed while it was dumped: {found}")
-        writes = []
-        for slot, key, offset, size in found.entries:
-            write: dict[str, Any] = {"slot": slot, "key": to_json(decode(key, offset))}
-            if size:
-                write["value"] = to_json(decode(data[offset : offset + size], offset))
-            else:
-                write["removed"] = True
-            writes.append(write)
-        lines.append(json.dumps({"timestamp": found.timestamp, "writes": writes},
-                                ensure_ascii=False))
-        pos = found.end
-        bar.update(pos)
-    bar.finish()
-    text = "\n".join(lines) + "\n"
-    if args.output is None:
-        out.stdout.write(text)
-    else:
-        with open(args.output, "w", encoding="utf-8") as file:
-            file.write(text)
     return 0
