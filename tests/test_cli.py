@@ -17,6 +17,7 @@ import pytest
 import assemblage_kv as kv
 from assemblage_kv.cli._jsonvalues import from_json
 
+from helpers import ManualClock
 from vectors import VECTORS, load
 
 pytestmark = pytest.mark.needs_subprocess
@@ -263,3 +264,74 @@ def test_module_entry_point_and_fuzz_help(tmp_path: Path) -> None:
                           text=True, check=True)
     assert "check" in done.stdout and "repair" in done.stdout
     assert "--models" in run("fuzz", "--help").stdout
+
+
+DAY = 86_400_000
+T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+
+
+def _week_of_writes(path: Path) -> None:
+    """Key "k" set to 0..9 on ten days in a row from T0, and "gone" removed on day 5."""
+    clock = ManualClock(T0)
+    with kv.open(path, clock=clock) as store:
+        for day in range(10):
+            clock.now = T0 + day * DAY
+            with store.current() as txn:
+                txn.insert(0, "k", day)
+                if day == 0:
+                    txn.insert(1, "gone", "soon")
+                if day == 5:
+                    txn.remove(1, "gone")
+
+
+def test_reading_as_of_a_past_moment(tmp_path: Path) -> None:
+    store = tmp_path / "s.aeon"
+    _week_of_writes(store)
+    assert run("get", store, '"k"', "--at", str(T0 + 3 * DAY + 5)).stdout == "3\n"
+    assert run("get", store, '"k"', "--at", "2026-01-03T12:00:00Z").stdout == "2\n"
+    assert run("get", store, '"k"', "--at", "2026-01-03T12:00:00").stdout == "2\n"  # UTC
+    assert as_json(run("keys", store, "--at", "2026-01-05", "--json")) == [
+        {"slot": 0, "key": "k"}, {"slot": 1, "key": "gone"}]
+    assert as_json(run("keys", store, "--json")) == [{"slot": 0, "key": "k"}]
+    history = as_json(run("history", store, '"gone"', "--slot", "1", "--json"))
+    assert [(v["time"], v["removed"]) for v in history] == [
+        ("2026-01-01T00:00:00.000+00:00", False), ("2026-01-06T00:00:00.000+00:00", True)]
+    assert len(as_json(run("history", store, '"k"', "--at", "2026-01-02", "--json"))) == 2
+    one_error_line(run("get", store, '"k"', "--at", str(T0 - 1), code=1), "is not in the store")
+    one_error_line(run("get", store, '"k"', "--at", "yesterday", code=1), "is not a time")
+
+
+def test_merge_keeping_history(tmp_path: Path) -> None:
+    """Merging with a week of history kept: reads as of that week answer as before, and
+    older ones say the history is gone; keep-last keeps each key's last versions."""
+    store = tmp_path / "s.aeon"
+    _week_of_writes(store)
+    week_ago = T0 + 3 * DAY
+    run("merge", store, "--keep-since", str(week_ago))
+    versions = as_json(run("history", store, '"k"', "--json"))
+    assert [v["value"] for v in versions] == [3, 4, 5, 6, 7, 8, 9]
+    assert run("get", store, '"k"', "--at", str(week_ago + DAY)).stdout == "4\n"
+    one_error_line(run("get", store, '"k"', "--at", str(T0 + DAY), code=1), "keeps history only")
+    run("merge", store, "--keep-last", "2")
+    assert [v["value"] for v in as_json(run("history", store, '"k"', "--json"))] == [8, 9]
+    one_error_line(run("merge", store, "--keep-last", "-1", code=2), "a count")
+
+
+def test_info(tmp_path: Path) -> None:
+    store = tmp_path / "s.aeon"
+    _week_of_writes(store)
+    info = as_json(run("info", store, "--json"))
+    with kv.open(store, readonly=True) as opened:
+        stats = opened.stats()
+    assert info["log_bytes"] == stats.log_bytes == store.stat().st_size
+    assert (info["transactions"], info["keys"], info["versions"]) == (10, 1, 12)
+    assert info["keys_per_slot"] == {"0": 1}
+    assert (info["live_bytes"], info["dead_bytes"]) == (stats.live_bytes, stats.dead_bytes)
+    assert info["first_commit"] == "2026-01-01T00:00:00.000+00:00"
+    assert info["last_commit"] == "2026-01-10T00:00:00.000+00:00"
+    assert info["recovery"] == {"outcome": "clean", "cut_bytes": 0}
+    text = run("info", store).stdout
+    assert "transactions  10" in text and "recovery cuts nothing" in text
+    torn = as_json(run("info", VECTORS / "s11_torn_tail_05.aeon", "--json"))
+    assert torn["recovery"] == {"outcome": "unfinished append", "cut_bytes": 14}
+    assert torn["log_bytes"] == 19

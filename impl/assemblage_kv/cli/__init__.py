@@ -38,6 +38,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"a count is an int >= 0, not {text!r}")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="answer in JSON")
@@ -78,7 +84,12 @@ def parser() -> argparse.ArgumentParser:
                   "that it was removed")
     keyed(sub)
     at(sub)
-    command("merge", merge, "rewrite the log with only the latest versions; prints the sizes")
+    sub = command("merge", merge, "rewrite the log with only the latest versions (and the "
+                  "history asked to keep); prints the sizes")
+    sub.add_argument("--keep-since", metavar="TIME", help="also keep every version committed "
+                     "at or after TIME (ms since the epoch, or ISO 8601)")
+    sub.add_argument("--keep-last", metavar="N", type=_count, help="also keep the last N "
+                     "versions of each key")
     command("check", check, "read the whole log, without locking or changing it; report "
             "the first damage and what it costs (exit 1 if any)")
     sub = command("repair", repair, "write the transactions that are proven intact to a new "

@@ -4,18 +4,18 @@ lock, nothing written), so they run beside the store's writer."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
+from .._store import KvStore
 from .._transaction import Transaction
 from ._common import Output, iso, opened, parse_time
 from ._jsonvalues import parse_argument, show, to_json
 
 
-def _transaction(store: Any, args: argparse.Namespace) -> Transaction:
+def _transaction(store: KvStore, args: argparse.Namespace) -> Transaction:
     """The store now, or as of `--at`."""
     if args.at is None:
-        return store.current()  # type: ignore[no-any-return]
-    return store.at(parse_time(args.at))  # type: ignore[no-any-return]
+        return store.current()
+    return store.at(parse_time(args.at))
 
 
 def keys(args: argparse.Namespace, out: Output) -> int:

@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Callable
 
 from .._filesystem import OsFileSystem
-from ._common import Output, opened
+from ._common import Output, opened, parse_time
 from ._jsonvalues import parse_argument, show
 
 
@@ -51,7 +51,8 @@ def merge(args: argparse.Namespace, out: Output) -> int:
         before = store.log_size()
         bar = out.progress("merge", before)
         file_system.seen = bar.update
-        store.merge()
+        keep_since = None if args.keep_since is None else parse_time(args.keep_since)
+        store.merge(keep_since=keep_since, keep_last=args.keep_last)
         file_system.seen = None
         bar.finish()
         after = store.log_size()
