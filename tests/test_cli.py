@@ -335,3 +335,21 @@ def test_info(tmp_path: Path) -> None:
     torn = as_json(run("info", VECTORS / "s11_torn_tail_05.aeon", "--json"))
     assert torn["recovery"] == {"outcome": "unfinished append", "cut_bytes": 14}
     assert torn["log_bytes"] == 19
+
+
+@pytest.mark.needs_lock
+def test_a_writer_command_beside_the_store_s_writer(tmp_path: Path) -> None:
+    """Writing commands need the store's lock; reading ones run beside its writer."""
+    store = tmp_path / "s.aeon"
+    with kv.open(store) as opened:
+        with opened.current() as txn:
+            txn.insert(0, "a", 1)
+        one_error_line(run("put", store, '"a"', "2", code=1), "error:")
+        one_error_line(run("merge", store, code=1), "error:")
+        assert run("get", store, '"a"').stdout == "1\n"
+        assert run("check", store).stdout.startswith("ok: 1 transaction,")
+
+
+def test_a_corrupt_store_points_to_check_and_repair() -> None:
+    line = one_error_line(run("keys", VECTORS / "s12_flip_b_commit_crc.aeon", code=1))
+    assert "assemblage-kv check" in line and "assemblage-kv repair" in line

@@ -8,11 +8,12 @@ argparse cannot read, 130 for Ctrl-C. Never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn, TextIO
 
-from .._errors import KvError
+from .._errors import CorruptStore, KvError
 from ._checking import check, repair
 from ._common import Output
 from ._dumping import dump, load
@@ -130,8 +131,14 @@ def main(
     out = Output(args.json, out_stream, err_stream)
     try:
         return int(args.run(args, out))
+    except CorruptStore as error:
+        out.note(f"error: {error}; `{PROG} check` tells what is damaged, and `{PROG} repair` "
+                 "copies what is intact to a new store")
     except KvError as error:
         out.note(f"error: {error}")
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (Python flushes it at exit)
+        return 1
     except OSError as error:
         out.note(f"error: {error.strerror or error} ({error.filename or 'no file'})")
     except KeyboardInterrupt:

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import Output, iso, opened, read_log
+from .._readonly import ReadOnlyFileStorage
+from ._common import Output, iso, opened
 from ._logwalk import opening
 
 
 def info(args: argparse.Namespace, out: Output) -> int:
-    data = read_log(args.store)
-    decision = opening(data, args.store)
+    storage = ReadOnlyFileStorage(args.store)
+    try:
+        size = storage.size()
+        decision = opening(storage.read, size, args.store)
+    finally:
+        storage.close()
     with opened(args.store, out, readonly=True) as store:
         stats = store.stats()
-    cut = len(data) - decision.end
+    cut = size - decision.end
     document = {
         "path": args.store,
         "log_bytes": stats.log_bytes,

@@ -63,11 +63,11 @@ class Walk:
     dropped: list[Dropped]
 
 
-def opening(data: bytes, name: str) -> Opening:
-    """What opening a store on these bytes decides (the store's own code decides)."""
-    size = len(data)
+def opening(read: Callable[[int, int], bytes], size: int, name: str) -> Opening:
+    """What opening a store on a log of `size` bytes read by `read` decides (the store's
+    own code decides; it reads the log in chunks)."""
     try:
-        end, damaged = scan(_reader(data), size, _ignore, name)
+        end, damaged = scan(read, size, _ignore, name)
     except CorruptStore as error:
         return Opening(error.offset, "corrupt", str(error))
     except NotAStore as error:
@@ -149,7 +149,7 @@ def walk(data: bytes, name: str, progress: Progress | None = None) -> Walk:
         if resume is None:
             break
         pos = resume
-    return Walk(size, opening(data, name), intact, dropped)
+    return Walk(size, opening(_reader(data), size, name), intact, dropped)
 
 
 def _framed_end(data: bytes, start: int) -> int | None:
