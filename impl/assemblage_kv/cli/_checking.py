@@ -10,7 +10,7 @@ from typing import Any
 from .._errors import InvalidArgument
 from .._filesystem import OsFileSystem
 from .._store import open as open_store
-from ._common import Output, read_log
+from ._common import Output, counted, read_log
 from ._logwalk import Dropped, Walk, walk
 
 OPENING = {
@@ -53,22 +53,19 @@ def check(args: argparse.Namespace, out: Output) -> int:
     out.document(report)
     intact = len(result.intact)
     if not result.dropped:
-        out.line(f"ok: {_count(intact, 'transaction')}, {result.size} bytes, all intact")
+        out.line(f"ok: {counted(intact, 'transaction')}, {result.size} bytes, all intact")
         return 0
     first = result.dropped[0]
     out.line(f"damaged at offset {first.start}: {first.reason}")
-    out.line(f"{_count(intact, 'intact transaction')}; {_dropped_bytes(result.dropped)} "
-             f"bytes in {_count(len(result.dropped), 'damaged span')} hold none")
+    dropped = counted(_dropped_bytes(result.dropped), "byte")
+    spans = counted(len(result.dropped), "damaged span")
+    out.line(f"{counted(intact, 'intact transaction')}; {dropped} in {spans} hold none")
     out.line(f"{OPENING[result.opening.outcome]}")
     after = report["intact_transactions_after_damage"]
     if after:
-        out.line(f"{_count(after, 'intact transaction')} after the damage: `repair` keeps "
+        out.line(f"{counted(after, 'intact transaction')} after the damage: `repair` keeps "
                  "them")
     return 1
-
-
-def _count(number: int, what: str) -> str:
-    return f"{number} {what}{'' if number == 1 else 's'}"
 
 
 def _dropped_bytes(dropped: list[Dropped]) -> int:
@@ -90,7 +87,7 @@ def repair(args: argparse.Namespace, out: Output) -> int:
         length = repaired.log_size()
     report = _report(result) | {"repaired": target, "repaired_bytes": length}
     out.document(report)
-    out.line(f"wrote {target}: {_count(len(result.intact), 'intact transaction')}, "
+    out.line(f"wrote {target}: {counted(len(result.intact), 'intact transaction')}, "
              f"{length} bytes; "
              f"{args.store} was not modified")
     for gap in result.dropped:

@@ -25,6 +25,11 @@ def iso(ms: int | None) -> str | None:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
 
 
+def counted(number: int, what: str) -> str:
+    """"1 key", "2 keys"."""
+    return f"{number} {what}{'' if number == 1 else 's'}"
+
+
 def parse_time(text: str) -> int:
     """`--at` and `--keep-since`: ms since the epoch, or an ISO 8601 time (UTC if no zone)."""
     if text.lstrip("-").isdigit():

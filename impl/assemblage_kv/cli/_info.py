@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .._readonly import ReadOnlyFileStorage
-from ._common import Output, iso, opened
+from ._common import Output, counted, iso, opened
 from ._logwalk import opening
 
 
@@ -34,14 +34,14 @@ def info(args: argparse.Namespace, out: Output) -> int:
     }
     out.document(document)
     out.line(f"store         {args.store}")
-    out.line(f"log           {stats.log_bytes} bytes ({stats.live_bytes} live, "
+    out.line(f"log           {counted(stats.log_bytes, 'byte')} ({stats.live_bytes} live, "
              f"{stats.dead_bytes} dead)")
     out.line(f"transactions  {stats.transactions}")
-    out.line(f"keys          {stats.keys} live, {stats.versions} versions")
+    out.line(f"keys          {stats.keys} live, {counted(stats.versions, 'version')}")
     for slot, count in sorted(stats.keys_per_slot.items()):
-        out.line(f"  slot {slot:<3}     {count} keys")
+        out.line(f"  slot {slot:<3}     {counted(count, 'key')}")
     out.line(f"first commit  {iso(stats.first_commit) or '-'}")
     out.line(f"last commit   {iso(stats.last_commit) or '-'}")
-    recovery = "nothing" if not cut else f"{cut} bytes ({decision.outcome})"
+    recovery = "nothing" if not cut else f"{counted(cut, 'byte')} ({decision.outcome})"
     out.line(f"recovery cuts {recovery}")
     return 0
