@@ -353,3 +353,38 @@ def test_a_writer_command_beside_the_store_s_writer(tmp_path: Path) -> None:
 def test_a_corrupt_store_points_to_check_and_repair() -> None:
     line = one_error_line(run("keys", VECTORS / "s12_flip_b_commit_crc.aeon", code=1))
     assert "assemblage-kv check" in line and "assemblage-kv repair" in line
+
+
+def test_a_newcomer_s_session_on_a_store_the_original_wrote(tmp_path: Path) -> None:
+    """The issue's "done": inspect a file the original wrote, read a key's history and
+    the store as of an earlier time, check and repair a damaged copy, and merge keeping
+    history from a moment on."""
+    store = tmp_path / "s07.aeon"
+    store.write_bytes((VECTORS / "s07_overwrite_remove_reinsert.aeon").read_bytes())
+    info = as_json(run("info", store, "--json"))
+    assert (info["transactions"], info["keys"], info["versions"]) == (9, 1, 9)
+    assert info["first_commit"] == "2026-11-23T20:11:30.376+00:00"
+    history = as_json(run("history", store, '"a"', "--json"))
+    assert [v["value"] for v in history] == [1, 2, None, 4, None, "five"]
+    assert [v["removed"] for v in history] == [False, False, True, False, True, False]
+    removed_at, four_at = history[2]["timestamp"], history[3]["timestamp"]
+    one_error_line(run("get", store, '"a"', "--at", str(removed_at), code=1), "was removed")
+    assert run("get", store, '"a"', "--at", str(four_at)).stdout == "4\n"
+    assert run("get", store, '"b"', "--at", str(four_at + 4)).stdout == '"bee"\n'
+
+    damaged = tmp_path / "damaged.aeon"
+    data = bytearray(store.read_bytes())
+    second_value = data.index(b"\xa1a\x00\x02") + 3  # T2 sets a to 2
+    data[second_value] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    assert run("check", damaged, code=1).stdout.startswith("damaged at offset 19: ")
+    run("repair", damaged)
+    repaired = tmp_path / "damaged.aeon.repaired"
+    kept = as_json(run("history", repaired, '"a"', "--json"))
+    assert [v["value"] for v in kept] == [1, None, 4, None, "five"]
+
+    run("merge", store, "--keep-since", str(four_at + 4))
+    after = as_json(run("history", store, '"a"', "--json"))
+    assert [v["value"] for v in after] == [4, None, "five"]
+    one_error_line(run("get", store, '"a"', "--at", str(removed_at), code=1), "history only")
+    assert run("check", store).stdout.startswith("ok: ")

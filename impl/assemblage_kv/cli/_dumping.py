@@ -28,6 +28,7 @@ from .._store import open as open_store
 from ._common import Output, opened, read_log
 from ._jsonvalues import from_json, to_json
 from ._logwalk import transaction_at
+from ._progress import ProgressBar
 
 HEADER = {"format": "assemblage-kv dump", "version": 1}
 
@@ -88,12 +89,24 @@ def load(args: Any, out: Output) -> int:
         count = _write_log(target, _transactions(sys.stdin))
     else:
         with open(args.input, encoding="utf-8") as file:
-            count = _write_log(target, _transactions(file))
+            bar = out.progress("load", os.fstat(file.fileno()).st_size)
+            count = _write_log(target, _transactions(_read_with(bar, file)))
+            bar.finish()
     with open_store(target, readonly=True) as store:
         store.log_size()  # it opens: the log is whole
     out.line(f"loaded {count} transactions into {target}")
     out.document({"transactions": count})
     return 0
+
+
+def _read_with(bar: ProgressBar, lines: Iterable[str]) -> Iterator[str]:
+    """The lines, telling the bar how many bytes of the file they make so far (the
+    dump's text is almost all ASCII, so characters count as bytes)."""
+    done = 0
+    for line in lines:
+        done += len(line)
+        bar.update(done)
+        yield line
 
 
 def _write_log(target: str, transactions: Iterator[bytes]) -> int:
