@@ -100,6 +100,9 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     text.write_text("hello, not a store\n")
     one_error_line(run("keys", text, code=1), "not an AssemblageKV store")
     one_error_line(run("put", tmp_path, '"a"', "1", code=1))  # a directory
+    for command in (["rm", store, '"a"'], ["merge", store]):
+        one_error_line(run(*command, code=1), "there is no store at")
+    assert not store.exists()
 
 
 @pytest.mark.parametrize("name", CLEAN)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from .._errors import InvalidArgument
+from .._errors import InvalidArgument, StorageError
 from .._filestorage import FileStorage
 from .._filesystem import FileSystem
 from .._readonly import ReadOnlyFileStorage
@@ -72,9 +73,21 @@ class Output:
 
 @contextmanager
 def opened(
-    path: str, out: Output, *, readonly: bool, file_system: FileSystem | None = None
+    path: str,
+    out: Output,
+    *,
+    readonly: bool,
+    create: bool = False,
+    file_system: FileSystem | None = None,
 ) -> Iterator[KvStore]:
-    """The store at `path`; a writer's recovery warnings become one line each on stderr."""
+    """The store at `path`; a writer's recovery warnings become one line each on stderr.
+
+    Only `put` creates a store (`create`): a writer command on a mistyped path must not
+    leave an empty store there."""
+    if not (readonly or create or os.path.exists(path)):
+        raise StorageError(
+            f"there is no store at {path!r}: check the path (only `put` creates a store)"
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if file_system is None:

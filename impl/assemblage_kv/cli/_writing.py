@@ -14,7 +14,7 @@ from ._jsonvalues import parse_argument, show
 def put(args: argparse.Namespace, out: Output) -> int:
     key = parse_argument(args.key, "key")
     value = parse_argument(args.value, "value")
-    with opened(args.store, out, readonly=False) as store, store.current() as txn:
+    with opened(args.store, out, readonly=False, create=True) as store, store.current() as txn:
         txn.insert(args.slot, key, value)
     return 0
 
@@ -46,12 +46,12 @@ class _ReadsWatched(OsFileSystem):
 
 
 def merge(args: argparse.Namespace, out: Output) -> int:
+    keep_since = None if args.keep_since is None else parse_time(args.keep_since)
     file_system = _ReadsWatched()
     with opened(args.store, out, readonly=False, file_system=file_system) as store:
         before = store.log_size()
         bar = out.progress("merge", before)
         file_system.seen = bar.update
-        keep_since = None if args.keep_since is None else parse_time(args.keep_since)
         store.merge(keep_since=keep_since, keep_last=args.keep_last)
         file_system.seen = None
         bar.finish()
