@@ -21,7 +21,7 @@ import pytest
 from hypothesis import Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from assemblage_kv_oracle import reach
+from assemblage_kv_oracle import history_machine, reach
 from assemblage_kv_oracle.machine import FileStoreMachine, StoreMachine
 
 SCALE = int(os.environ.get("ORACLE_SCALE", "1"))
@@ -131,3 +131,16 @@ def test_file_store_against_spec(request: pytest.FixtureRequest) -> None:
         *[f"rule {name}" for name in FILE_RULES],
     ]
     run(request, FileStoreMachine, _settings(FILE_EXAMPLES, 30), required)
+
+
+def test_store_with_history_against_spec(request: pytest.FixtureRequest) -> None:
+    """Snapshots as of past moments, the change feed and keeping merges (docs/history.md)."""
+    required = [
+        history_machine.AT_MARK,
+        history_machine.AT_PAST,
+        history_machine.KEPT_HISTORY,
+        history_machine.RESUMED,
+        *[f"rule {name}" for name in ("read_at", "merge_keeping", "follow_changes")],
+    ]
+    examples = max(1, MEMORY_EXAMPLES // 2)
+    run(request, history_machine.HistoryMachine, _settings(examples, 40), required)

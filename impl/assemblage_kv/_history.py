@@ -142,7 +142,7 @@ def first_transaction(core: Core, after_offset: int | None) -> int:
             f"after_offset {offset} is not where a transaction of {core.name!r} ends: pass "
             "the `end` of a Change (offsets change when the store is merged)"
         )
-    return found if offset else 0
+    return found + 1 if offset else 0
 
 
 def feed(core: Core, snapshot: Snapshot, first: int, since: int) -> Iterator[Change]:

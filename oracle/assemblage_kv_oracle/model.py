@@ -70,6 +70,21 @@ class ModelVersion:
     generation: int
 
 
+@frozen
+class ModelChange:
+    """A change of the feed, its writes as (slot, key, value, removed): `kv.Change`'s fields."""
+
+    timestamp: int
+    offset: int
+    end: int
+    writes: tuple[tuple[int, Any, Any, bool], ...]
+
+
+def _change_write(write: spec.Write) -> tuple[int, Any, Any, bool]:
+    value = write.value if isinstance(write, spec.Insert) else None
+    return write.slot, _decoded(write.key, None), _decoded(value, None), value is None
+
+
 class ModelStore:
     """The spec's log plus a clock: `assemblage_kv.KvStore` without any of its machinery."""
 
@@ -112,10 +127,48 @@ class ModelStore:
         self._open()
         return ModelTransaction(self, spec.begin(self.log, self.clock()))
 
-    def merge(self) -> None:
+    def merge(self, *, keep_since: object = None, keep_last: object = None) -> None:
         self._open()
-        self.log = spec.merge(self.log)
+        for value in (keep_since, keep_last):
+            if value is not None and type(value) is not int:
+                raise ModelError("InvalidArgument")
+        if keep_last is not None and keep_last < 1:  # type: ignore[operator]
+            raise ModelError("InvalidArgument")
+        self.log = spec.merge(self.log, keep_since, keep_last)  # type: ignore[arg-type]
         self.generation += 1
+
+    def at(self, moment: object) -> ModelTransaction:
+        """A read-only snapshot as of `moment` (spec.at)."""
+        self._open()
+        if type(moment) is not int:
+            raise ModelError("InvalidArgument")
+        try:
+            snapshot = spec.at(self.log, moment)
+        except spec.HistoryUnavailable:
+            raise ModelError("HistoryUnavailable") from None
+        return ModelTransaction(self, snapshot, readonly=True)
+
+    def changes(self, since: object = 0, *, after_offset: object = None) -> list[ModelChange]:
+        """The change feed (spec.changes), with the byte offsets of the encoded log."""
+        self._open()
+        if type(since) is not int or (after_offset is not None and type(after_offset) is not int):
+            raise ModelError("InvalidArgument")
+        bounds = (*(t.start for t in spec.transactions(self.log)), len(self.log))
+        offset_of = {p: len(spec_memo.encode_log(self.log[:p])) for p in bounds}
+        after = None
+        if after_offset is not None:
+            after = next((p for p, at in offset_of.items() if at == after_offset), None)
+            if after is None:
+                raise ModelError("InvalidArgument")
+        return [
+            ModelChange(
+                change.timestamp,
+                offset_of[change.start],
+                offset_of[change.end],
+                tuple(_change_write(w) for w in change.writes),
+            )
+            for change in spec.changes(self.log, since, after)
+        ]
 
     def close(self) -> None:
         self.closed = True
@@ -128,9 +181,13 @@ class ModelStore:
 class ModelTransaction:
     """A spec snapshot that remembers what it read, as a transaction of the store."""
 
-    def __init__(self, store: ModelStore, snapshot: spec.Snapshot) -> None:
+    def __init__(
+        self, store: ModelStore, snapshot: spec.Snapshot, *, readonly: bool = False
+    ) -> None:
         self.store = store
         self.snapshot = snapshot
+        self.readonly = readonly
+        """A snapshot as of a past moment (`ModelStore.at`): writes are ReadOnlyStore."""
         self.generation = store.generation
         self.finished = False
 
@@ -177,6 +234,7 @@ class ModelTransaction:
 
     def insert(self, slot: object, key: object, value: object) -> None:
         self._live()
+        self._writable()
         slot_, key_ = _checked_key(slot, key)
         encoded = _encode(value)
         if len(encoded) > spec.MAX_VALUE:
@@ -185,6 +243,7 @@ class ModelTransaction:
 
     def remove(self, slot: object, key: object) -> None:
         self._live()
+        self._writable()
         slot_, key_ = _checked_key(slot, key)
         self.snapshot = spec.write(self.snapshot, spec.Remove(slot_, key_))
 
@@ -217,6 +276,10 @@ class ModelTransaction:
         self.store._open()
         if self.finished:
             raise ModelError("TransactionClosed")
+
+    def _writable(self) -> None:
+        if self.readonly:
+            raise ModelError("ReadOnlyStore")
 
     def _fresh(self) -> None:
         if self.generation != self.store.generation:

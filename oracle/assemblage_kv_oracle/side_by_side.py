@@ -52,9 +52,22 @@ def comparable(method: str, answer: Any) -> Any:
         return [(v.timestamp, v.is_removed, v.is_committed) for v in answer]
     if method == "keys":
         return sorted(msgpack.packb(key) for key in answer)
-    if method == "current":
+    if method in ("current", "at"):
         return None  # two transactions: their answers are compared later
+    if method == "changes":
+        return [
+            (c.timestamp, c.offset, c.end, [_comparable_write(w) for w in c.writes]) for c in answer
+        ]
     return msgpack.packb(answer)
+
+
+def _comparable_write(write: Any) -> tuple[int, bytes, bytes, bool]:
+    """A `kv.Write`, or the model's (slot, key, value, removed), in one form."""
+    if isinstance(write, tuple):
+        slot, key, value, removed = write
+    else:
+        slot, key, value, removed = write.slot, write.key, write.value, write.removed
+    return slot, msgpack.packb(key), msgpack.packb(value), removed
 
 
 class Divergence(AssertionError):
@@ -142,6 +155,20 @@ class SideBySide:
         self.expect("current", (), real, model)
         return real[1], model[1]
 
+    def at(self, moment: int) -> TxPair | None:
+        """A snapshot as of `moment` on both sides (`KvStore.at`); None if both refused."""
+        real = outcome(lambda: self.real.at(moment))
+        model = outcome(lambda: self.model.at(moment))
+        self.expect("at", (moment,), real, model)
+        return None if real[0] != "ok" else (real[1], model[1])
+
+    def changes(self, since: int, after_offset: int | None) -> Outcome:
+        """The change feed on both sides, read to its end."""
+        real = outcome(lambda: list(self.real.changes(since, after_offset=after_offset)))
+        model = outcome(lambda: self.model.changes(since, after_offset=after_offset))
+        self.expect("changes", (since, after_offset), real, model)
+        return real
+
     def call(self, pair: TxPair, method: str, *args: Any) -> Outcome:
         """Call a transaction method on both sides; the (agreed) outcome."""
         real_tx, model_tx = pair
@@ -199,11 +226,11 @@ class SideBySide:
         self._answers[id(tx)] = (tx, state, answers)
         return answers
 
-    def store_call(self, method: str) -> Outcome:
+    def store_call(self, method: str, **options: Any) -> Outcome:
         """Call a store method (merge, log_size) on both sides."""
-        real = outcome(getattr(self.real, method))
-        model = outcome(getattr(self.model, method))
-        self.expect(method, (), real, model)
+        real = outcome(lambda: getattr(self.real, method)(**options))
+        model = outcome(lambda: getattr(self.model, method)(**options))
+        self.expect(method, tuple(options.items()), real, model)
         if method == "merge" and real[0] == "ok":
             self.merges += 1
         return real
