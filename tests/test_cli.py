@@ -391,3 +391,17 @@ def test_a_newcomer_s_session_on_a_store_the_original_wrote(tmp_path: Path) -> N
     assert [v["value"] for v in after] == [4, None, "five"]
     one_error_line(run("get", store, '"a"', "--at", str(removed_at), code=1), "history only")
     assert run("check", store).stdout.startswith("ok: ")
+
+
+def test_a_writer_s_recovery_warning_is_one_line(tmp_path: Path) -> None:
+    store = tmp_path / "s.aeon"
+    run("put", store, '"a"', "1")
+    run("put", store, '"b"', "2")
+    data = bytearray(store.read_bytes())
+    data[-1] ^= 0xFF
+    store.write_bytes(bytes(data))
+    done = run("put", store, '"c"', "3")
+    assert done.stderr.startswith("assemblage-kv: warning: opening ")
+    assert len(done.stderr.splitlines()) == 1
+    assert as_json(run("keys", store, "--json")) == [
+        {"slot": 0, "key": "a"}, {"slot": 0, "key": "c"}]

@@ -101,3 +101,30 @@ def test_progress_bar_draws_each_percent_once_and_clears() -> None:
     quiet = io.StringIO()
     ProgressBar("merge", 10, quiet, enabled=False).update(5)
     assert quiet.getvalue() == ""
+
+
+def test_walk_of_a_log_whose_last_transaction_is_damaged(tmp_path: Path) -> None:
+    data, starts = _log(tmp_path, 3)
+    damaged = bytearray(data)
+    damaged[-1] ^= 0xFF  # the last CRC byte
+    result = walk(bytes(damaged), "damaged")
+    assert result.opening.outcome == "damaged tail" and result.opening.end == starts[2]
+    assert len(result.intact) == 2
+    assert [(gap.start, gap.end) for gap in result.dropped] == [(starts[2], len(data))]
+    assert "fails its CRC-32 check" in result.dropped[0].reason
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("command", ["merge", "check", "dump"])
+def test_long_commands_draw_a_bar_on_a_terminal_only(command: str, tmp_path: Path) -> None:
+    path = tmp_path / "s.aeon"
+    _log(tmp_path, 20)
+    terminal, pipe = _Terminal(), io.StringIO()
+    assert main([command, str(path)], io.StringIO(), terminal) == 0
+    assert f"\r{command} [" in terminal.getvalue() and "100%" in terminal.getvalue()
+    assert main([command, str(path)], io.StringIO(), pipe) == 0
+    assert pipe.getvalue() == ""
