@@ -13,13 +13,14 @@ from typing import Any
 import msgpack
 import pytest
 from hypothesis import assume, given
+from hypothesis import strategies as st
 
 import assemblage_kv as kv
 from assemblage_kv.cli import main
 from assemblage_kv.cli._jsonvalues import from_json, to_json
-from assemblage_kv.cli._logwalk import walk
+from assemblage_kv.cli._logwalk import Intact, _first_intact, transaction_at, walk
 from assemblage_kv.cli._progress import ProgressBar
-from assemblage_kv_oracle.strategies import values
+from assemblage_kv_oracle.strategies import damaged, store_files, values
 
 
 @given(values)
@@ -128,3 +129,40 @@ def test_long_commands_draw_a_bar_on_a_terminal_only(command: str, tmp_path: Pat
     assert f"\r{command} [" in terminal.getvalue() and "100%" in terminal.getvalue()
     assert main([command, str(path)], io.StringIO(), pipe) == 0
     assert pipe.getvalue() == ""
+
+
+@given(store_files.flatmap(damaged), st.integers(0, 64))
+def test_the_fast_search_for_an_intact_transaction_is_the_plain_one(
+    data: bytes, begin: int
+) -> None:
+    """`_first_intact` (memoised runs, CRCs compared in linear time) answers as trying
+    every offset in turn would."""
+    plain = next(
+        (start for start in range(begin, len(data))
+         if isinstance(transaction_at(data, start), Intact)),
+        None,
+    )
+    assert _first_intact(data, begin) == plain
+
+
+def test_resuming_after_a_long_transaction_whose_first_header_is_damaged(
+    tmp_path: Path,
+) -> None:
+    """Spans longer than recovery hashes directly go through its linear CRC comparison."""
+    path = tmp_path / "s.aeon"
+    with kv.open(path) as store:
+        with store.current() as txn:
+            txn.insert(0, "first", 1)
+        damage = store.log_size()
+        with store.current() as txn:
+            for number in range(400):
+                txn.insert(0, f"k{number}", number)
+        last = store.log_size()
+        with store.current() as txn:
+            txn.insert(0, "last", 1)
+    data = bytearray(path.read_bytes())
+    assert last - damage > 4096
+    data[damage] ^= 0xFF
+    result = walk(bytes(data), "damaged")
+    assert [t.start for t in result.intact] == [0, last]
+    assert [(gap.start, gap.end) for gap in result.dropped] == [(damage, last)]

@@ -15,9 +15,10 @@ from collections.abc import Callable
 import attrs
 import msgpack
 
+from .._crc import _DIRECT, _SpanChecker
 from .._errors import CorruptStore, NotAStore
 from .._format import COMMIT, KV, MALFORMED, commit_fields, parse_entry
-from .._recovery import _ENTRY_HEADS, Entry, _unfinished_append, scan
+from .._recovery import _ENTRY_HEADS, Entry, _Chains, _unfinished_append, scan
 
 Progress = Callable[[int], None]
 """Told how many bytes of the log have been looked at so far."""
@@ -175,7 +176,33 @@ def _resume_after(data: bytes, damage: int) -> int | None:
     end = _framed_end(data, damage)
     if end is not None and (end == len(data) or isinstance(transaction_at(data, end), Intact)):
         return end
-    for match in _ENTRY_HEADS.finditer(data, damage + 1):
-        if isinstance(transaction_at(data, match.start()), Intact):
-            return match.start()
+    return _first_intact(data, damage + 1)
+
+
+def _first_intact(data: bytes, begin: int) -> int | None:
+    """The first offset from `begin` where an intact transaction starts, or None.
+
+    As recovery does (`_recovery`, `_crc`): the run of entries from each offset that
+    can start one is followed to its commit entry once (memoised), and the CRC of each
+    such span is compared in linear total time, so one huge damaged transaction does
+    not make this quadratic in its entries.
+    """
+    chains = _Chains(data)
+    spans = []
+    for match in _ENTRY_HEADS.finditer(data, begin):
+        start = match.start()
+        commit = chains.commit_after(start)
+        if commit >= 0:
+            spans.append((start, commit + 8, commit_fields(data, commit)[1]))
+    long_spans = [point for start, end, _ in spans if end - start > _DIRECT
+                  for point in (start, end)]
+    checker = _SpanChecker(data, long_spans) if long_spans else None
+    view = memoryview(data)
+    for start, end, crc in spans:
+        if checker is not None and end - start > _DIRECT:
+            matches = checker.start_key(start) == checker.end_key(end, crc)
+        else:
+            matches = zlib.crc32(view[start:end]) == crc
+        if matches and isinstance(transaction_at(data, start), Intact):
+            return start
     return None
