@@ -16,6 +16,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import assemblage_kv as kv
+from assemblage_kv import cli
 from assemblage_kv.cli import main
 from assemblage_kv.cli._jsonvalues import from_json, to_json
 from assemblage_kv.cli._logwalk import Intact, _first_intact, transaction_at, walk
@@ -166,3 +167,14 @@ def test_resuming_after_a_long_transaction_whose_first_header_is_damaged(
     result = walk(bytes(data), "damaged")
     assert [t.start for t in result.intact] == [0, last]
     assert [(gap.start, gap.end) for gap in result.dropped] == [(damage, last)]
+
+
+def test_even_a_bug_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def broken(args: object, out: object) -> int:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(cli, "keys", broken)
+    err = io.StringIO()
+    assert main(["keys", str(tmp_path / "s.aeon")], io.StringIO(), err) == 1
+    assert err.getvalue().count("\n") == 1
+    assert "unexpected ZeroDivisionError" in err.getvalue() and "a bug" in err.getvalue()

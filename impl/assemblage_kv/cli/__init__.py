@@ -126,11 +126,14 @@ def main(
     err_stream = sys.stderr if stderr is None else stderr
     arguments = sys.argv[1:] if argv is None else list(argv)
     if arguments[:1] == ["fuzz"]:  # all its options are the campaign's, --help included
-        return _fuzz(arguments[1:], Output(False, out_stream, err_stream))
-    args = parser().parse_args(arguments)
-    out = Output(args.json, out_stream, err_stream)
+        out = Output(False, out_stream, err_stream)
+        run: Callable[[], int] = lambda: _fuzz(arguments[1:], out)  # noqa: E731
+    else:
+        args = parser().parse_args(arguments)
+        out = Output(args.json, out_stream, err_stream)
+        run = lambda: int(args.run(args, out))  # noqa: E731
     try:
-        return int(args.run(args, out))
+        return run()
     except CorruptStore as error:
         out.note(f"error: {error}; `{PROG} check` tells what is damaged, and `{PROG} repair` "
                  "copies what is intact to a new store")
@@ -140,8 +143,12 @@ def main(
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (Python flushes it at exit)
         return 1
     except OSError as error:
-        out.note(f"error: {error.strerror or error} ({error.filename or 'no file'})")
+        where = f": {error.filename}" if error.filename else ""
+        out.note(f"error: {error.strerror or error}{where}")
     except KeyboardInterrupt:
         out.note("interrupted")
         return 130
+    except Exception as error:  # a bug of ours: still one line, with what to report
+        out.note(f"error: unexpected {type(error).__name__}: {error} (this is a bug of "
+                 f"{PROG}: please report it with the command that caused it)")
     return 1
