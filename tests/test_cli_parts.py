@@ -1,0 +1,180 @@
+"""The command line's parts, in this process (so under Pyodide too): the JSON form of
+keys and values, the log walk of `check` and `repair`, the progress bar, and `main`'s
+one-line errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import assemblage_kv as kv
+from assemblage_kv import cli
+from assemblage_kv.cli import main
+from assemblage_kv.cli._jsonvalues import from_json, to_json
+from assemblage_kv.cli._logwalk import Intact, _first_intact, transaction_at, walk
+from assemblage_kv.cli._progress import ProgressBar
+from assemblage_kv_oracle.strategies import damaged, store_files, values
+
+
+@given(values)
+def test_every_value_survives_its_json_form(value: Any) -> None:
+    try:
+        stored = msgpack.packb(value)
+    except (OverflowError, ValueError, TypeError):  # not a value a store holds
+        assume(False)
+    decoded = msgpack.unpackb(stored, raw=False, strict_map_key=False)
+    text = json.dumps(to_json(decoded))
+    assert msgpack.packb(from_json(json.loads(text))) == stored
+
+
+def test_dicts_that_look_like_tags_are_written_as_maps() -> None:
+    assert to_json({"$bytes": "x"}) == {"$map": [["$bytes", "x"]]}
+    assert from_json(to_json({"$bytes": "x"})) == {"$bytes": "x"}
+    assert to_json({1: b"\x00"}) == {"$map": [[1, {"$bytes": "AA=="}]]}
+
+
+def test_main_answers_in_one_line(tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["get", str(tmp_path / "none.aeon"), '"a"'], out, err) == 1
+    assert err.getvalue().count("\n") == 1 and "no store there" in err.getvalue()
+    err = io.StringIO()
+    assert main(["put", str(tmp_path / "s.aeon"), '"a"', '{"$map": [[[1], 2]]}'], out, err) == 1
+    assert "cannot be a list or a map" in err.getvalue()
+
+
+def test_fuzz_without_hypothesis_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "assemblage_kv_oracle.commands", None)
+    err = io.StringIO()
+    assert main(["fuzz", "--help"], io.StringIO(), err) == 1
+    assert err.getvalue().count("\n") == 1 and "assemblage-kv[fuzz]" in err.getvalue()
+
+
+def _log(tmp_path: Path, count: int) -> tuple[bytes, list[int]]:
+    """A log of `count` one-key transactions, and where each starts."""
+    path = tmp_path / "s.aeon"
+    starts = []
+    with kv.open(path) as store:
+        for number in range(count):
+            starts.append(store.log_size())
+            with store.current() as txn:
+                txn.insert(0, f"k{number}", number)
+    return path.read_bytes(), starts
+
+
+def test_walk_resumes_after_each_damaged_spot(tmp_path: Path) -> None:
+    data, starts = _log(tmp_path, 6)
+    damaged = bytearray(data)
+    for number in (1, 4):
+        damaged[starts[number]] ^= 0xFF
+    result = walk(bytes(damaged), "damaged")
+    assert [t.start for t in result.intact] == [starts[0], starts[2], starts[3], starts[5]]
+    assert [(gap.start, gap.end) for gap in result.dropped] == [
+        (starts[1], starts[2]), (starts[4], starts[5])
+    ]
+    assert result.opening.outcome == "corrupt" and result.opening.end == starts[1]
+
+
+def test_walk_of_a_clean_and_of_a_torn_log(tmp_path: Path) -> None:
+    data, starts = _log(tmp_path, 3)
+    clean = walk(data, "clean")
+    assert (len(clean.intact), clean.dropped, clean.opening.outcome) == (3, [], "clean")
+    torn = walk(data[:-3], "torn")
+    assert len(torn.intact) == 2 and torn.opening.outcome == "unfinished append"
+    assert [(gap.start, gap.end) for gap in torn.dropped] == [(starts[2], len(data) - 3)]
+
+
+def test_progress_bar_draws_each_percent_once_and_clears() -> None:
+    stream = io.StringIO()
+    bar = ProgressBar("merge", 200, stream, enabled=True)
+    for done in (0, 1, 2, 100, 101, 200):
+        bar.update(done)
+    bar.finish()
+    frames = stream.getvalue().split("\r")
+    assert [frame[-4:] for frame in frames[1:5]] == ["  0%", "  1%", " 50%", "100%"]
+    assert frames[-1] == "" and frames[-2].strip() == ""
+    quiet = io.StringIO()
+    ProgressBar("merge", 10, quiet, enabled=False).update(5)
+    assert quiet.getvalue() == ""
+
+
+def test_walk_of_a_log_whose_last_transaction_is_damaged(tmp_path: Path) -> None:
+    data, starts = _log(tmp_path, 3)
+    damaged = bytearray(data)
+    damaged[-1] ^= 0xFF  # the last CRC byte
+    result = walk(bytes(damaged), "damaged")
+    assert result.opening.outcome == "damaged tail" and result.opening.end == starts[2]
+    assert len(result.intact) == 2
+    assert [(gap.start, gap.end) for gap in result.dropped] == [(starts[2], len(data))]
+    assert "fails its CRC-32 check" in result.dropped[0].reason
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("command", ["merge", "check", "dump"])
+def test_long_commands_draw_a_bar_on_a_terminal_only(command: str, tmp_path: Path) -> None:
+    path = tmp_path / "s.aeon"
+    _log(tmp_path, 20)
+    terminal, pipe = _Terminal(), io.StringIO()
+    assert main([command, str(path)], io.StringIO(), terminal) == 0
+    assert f"\r{command} [" in terminal.getvalue() and "100%" in terminal.getvalue()
+    assert main([command, str(path)], io.StringIO(), pipe) == 0
+    assert pipe.getvalue() == ""
+
+
+@given(store_files.flatmap(damaged), st.integers(0, 64))
+def test_the_fast_search_for_an_intact_transaction_is_the_plain_one(
+    data: bytes, begin: int
+) -> None:
+    """`_first_intact` (memoised runs, CRCs compared in linear time) answers as trying
+    every offset in turn would."""
+    plain = next(
+        (start for start in range(begin, len(data))
+         if isinstance(transaction_at(data, start), Intact)),
+        None,
+    )
+    assert _first_intact(data, begin) == plain
+
+
+def test_resuming_after_a_long_transaction_whose_first_header_is_damaged(
+    tmp_path: Path,
+) -> None:
+    """Spans longer than recovery hashes directly go through its linear CRC comparison."""
+    path = tmp_path / "s.aeon"
+    with kv.open(path) as store:
+        with store.current() as txn:
+            txn.insert(0, "first", 1)
+        damage = store.log_size()
+        with store.current() as txn:
+            for number in range(400):
+                txn.insert(0, f"k{number}", number)
+        last = store.log_size()
+        with store.current() as txn:
+            txn.insert(0, "last", 1)
+    data = bytearray(path.read_bytes())
+    assert last - damage > 4096
+    data[damage] ^= 0xFF
+    result = walk(bytes(data), "damaged")
+    assert [t.start for t in result.intact] == [0, last]
+    assert [(gap.start, gap.end) for gap in result.dropped] == [(damage, last)]
+
+
+def test_even_a_bug_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def broken(args: object, out: object) -> int:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(cli, "keys", broken)
+    err = io.StringIO()
+    assert main(["keys", str(tmp_path / "s.aeon")], io.StringIO(), err) == 1
+    assert err.getvalue().count("\n") == 1
+    assert "unexpected ZeroDivisionError" in err.getvalue() and "a bug" in err.getvalue()
