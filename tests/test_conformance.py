@@ -29,8 +29,8 @@ from assemblage_kv_oracle.conformance.shrink import (
     recorded,
     shrink,
 )
-from assemblage_kv_oracle.program import Op
-from assemblage_kv_oracle.trace_format import Trace, load, trace_files
+from assemblage_kv_oracle.program import OPS, Op
+from assemblage_kv_oracle.trace_format import ERRORS, Trace, load, trace_files
 from assemblage_kv_oracle.traces import replay
 
 CORPUS = Path(__file__).parent / "traces"
@@ -290,3 +290,28 @@ def test_a_shrunk_trace_keeps_only_what_the_difference_needs() -> None:
     assert [step["op"] for step in small["steps"]] == ["begin", "get"]
     assert small["description"].startswith(f"Shrunk. On {NAME}, step 1: get(tx=")
     assert replay(small, "implementation") is None
+
+
+# --- docs/port-authors.md ---------------------------------------------------------------------
+
+GUIDE = Path(__file__).parent.parent / "docs" / "port-authors.md"
+
+
+def test_the_guides_session_on_the_wire_is_what_the_reference_port_answers() -> None:
+    wire = GUIDE.read_text().split("### A session on the wire")[1].split("```text\n")[1]
+    said = [line[2:] for line in wire.split("```")[0].splitlines()]
+    requests, answers = said[0::2], said[1::2]
+    assert all(json.loads(r).get("op") for r in requests) and len(requests) == len(answers)
+    got = io.StringIO()
+    serve(io.StringIO("\n".join(requests) + "\n"), got)
+    expected = [json.loads(a) for a in answers]
+    expected[0]["result"]["port"] = NAME  # the guide's port is "my-port"
+    assert [json.loads(line) for line in got.getvalue().splitlines()] == expected
+
+
+def test_the_guide_gives_every_op_and_every_error() -> None:
+    text = GUIDE.read_text()
+    for op in OPS:
+        assert f"`{op}`" in text, op
+    for error in ERRORS[:-1]:  # all but StorageError, which traces never expect
+        assert f"`{error}`" in text, error
