@@ -1,20 +1,23 @@
 """Making a failing program small: a trace's steps as a program of `Op`s again, and
 the shortest subsequence of it (found by deleting chunks, then single ops) whose trace,
-recorded afresh on the spec, still differs on the port."""
+recorded afresh on the spec, still differs on the port, with plain values where the
+difference allows."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from assemblage_kv_oracle.conformance.protocol import Channel
 from assemblage_kv_oracle.conformance.session import run_trace
-from assemblage_kv_oracle.program import KEYED, Op, TraceError, decode_hex
+from assemblage_kv_oracle.program import KEYED, TX_OPS, Op, TraceError, decode_hex
 from assemblage_kv_oracle.trace_format import Trace
 from assemblage_kv_oracle.traces import Mismatch, record
 
 Case = tuple[bytes, int, list[Op]]
 """A starting log, the clock's first reading, and the program run on it."""
 
+TX_NAMED = TX_OPS | {"begin"}
 ATTEMPTS = 400
 """At most this many candidate programs are tried (each one a run on the port)."""
 
@@ -68,6 +71,27 @@ def shrink(
     return keeping(ops, current)
 
 
+def plainer_values(ops: Sequence[Op], still_fails: Callable[[list[Op]], bool]) -> list[Op]:
+    """The program with each inserted value replaced by 0 where the failure stays: a
+    short trace that is also easy to read."""
+    current = list(ops)
+    for n, op in enumerate(current):
+        if op.name == "insert" and op.value != 0:
+            candidate = [*current[:n], replace(op, value=0), *current[n + 1 :]]
+            if still_fails(candidate):
+                current = candidate
+    return current
+
+
+def renumbered(ops: Sequence[Op]) -> list[Op]:
+    """Transactions numbered 0, 1, ... in the order they first appear."""
+    numbers: dict[int, int] = {}
+    return [
+        replace(op, tx=numbers.setdefault(op.tx, len(numbers))) if op.name in TX_NAMED else op
+        for op in ops
+    ]
+
+
 def recorded(case: Case, name: str = "candidate", description: str = "") -> Trace | None:
     """The case recorded on the spec, or None if it cannot be (an op that names a
     versions step left out)."""
@@ -100,7 +124,11 @@ def failing_trace(prober: Prober, case: Case, name: str, description: str) -> Tr
     """The failing case shrunk, recorded as a trace named `name`; the description ends
     with how the port differs on it."""
     log, clock, program = case
-    small = shrink(program, lambda ops: prober.differs((log, clock, ops)) is not None)
+
+    def fails(ops: list[Op]) -> bool:
+        return prober.differs((log, clock, ops)) is not None
+
+    small = renumbered(plainer_values(shrink(program, fails), fails))
     trace = recorded((log, clock, small), name)
     assert trace is not None  # shrink keeps only programs that recorded and failed
     found = run_trace(prober.port, trace)
