@@ -212,7 +212,6 @@ def test_no_trace_files_is_exit_2(tmp_path: Path) -> None:
     result = run("traces", str(tmp_path))
     assert result.returncode == 2
     assert "error: no trace files in" in result.stderr
-    assert run("explore", "--examples", "x").returncode == 2
 
 
 # --- in-process: the protocol's answers, the shrinker ---------------------------------------
@@ -332,3 +331,14 @@ def test_the_guide_gives_every_op_and_every_error() -> None:
         assert f"`{op}`" in text, op
     for error in ERRORS[:-1]:  # all but StorageError, which traces never expect
         assert f"`{error}`" in text, error
+
+
+@pytest.mark.needs_subprocess
+@pytest.mark.parametrize(
+    "argv",
+    [["explore", "--examples", "0"], ["explore", "--seed", "x"], ["traces", "--shrink", "-1"], []],
+)
+def test_a_bad_command_line_is_one_line_and_exit_2(argv: list[str]) -> None:
+    result = run(*argv)
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1 and "error:" in result.stderr, result.stderr

@@ -35,6 +35,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _at_least(least: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{value} is less than {least}")
+        return value
+
+    return parse
+
+
 def parser() -> argparse.ArgumentParser:
     top = _Parser(prog=PROG, description="Check a port of assemblage-kv against the spec.")
     commands = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -50,14 +63,14 @@ def parser() -> argparse.ArgumentParser:
     )
     traces.add_argument(
         "--shrink",
-        type=int,
+        type=_at_least(0),
         default=1,
         metavar="N",
         help="shrink the first N traces that differ (default: 1)",
     )
     explore = commands.add_parser("explore", help="run random programs on the port")
     explore.add_argument("--seed", type=int, default=1, help="same seed, same programs")
-    explore.add_argument("--examples", type=int, default=200, help="programs to try")
+    explore.add_argument("--examples", type=_at_least(1), default=200, help="programs to try")
     for command in (traces, explore):
         command.add_argument("--port", default=REFERENCE_PORT, help=port_help)
         command.add_argument("--out", type=Path, default=Path("conformance-failures"),
