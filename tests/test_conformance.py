@@ -342,3 +342,9 @@ def test_a_bad_command_line_is_one_line_and_exit_2(argv: list[str]) -> None:
     result = run(*argv)
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1 and "error:" in result.stderr, result.stderr
+
+
+def test_traces_default_to_the_corpus_of_this_clone_from_any_folder() -> None:
+    from assemblage_kv_oracle.conformance.command import parser
+
+    assert parser().parse_args(["traces"]).paths == [str(CORPUS.resolve())]

@@ -25,6 +25,8 @@ from assemblage_kv_oracle.program import TraceError
 from assemblage_kv_oracle.trace_format import dumps, load, trace_files
 
 PROG = "python -m assemblage_kv_oracle.conformance"
+CORPUS = Path(__file__).resolve().parents[3] / "tests" / "traces"
+"""The trace corpus of the clone this runner is installed from (editable install)."""
 REFERENCE_PORT = f"{shlex.quote(sys.executable)} -m assemblage_kv_oracle.conformance.port"
 
 
@@ -57,9 +59,9 @@ def parser() -> argparse.ArgumentParser:
     traces.add_argument(
         "paths",
         nargs="*",
-        default=["tests/traces"],
+        default=[str(CORPUS)],
         metavar="PATH",
-        help="trace files or folders of them (default: tests/traces)",
+        help=f"trace files or folders of them (default: {CORPUS})",
     )
     traces.add_argument(
         "--shrink",
