@@ -348,3 +348,15 @@ def test_traces_default_to_the_corpus_of_this_clone_from_any_folder() -> None:
     from assemblage_kv_oracle.conformance.command import parser
 
     assert parser().parse_args(["traces"]).paths == [str(CORPUS.resolve())]
+
+
+@pytest.mark.needs_subprocess
+@pytest.mark.needs_threads
+def test_a_port_that_dies_in_a_trace_is_a_port_error_that_says_where() -> None:
+    hello = json.dumps({"result": {"protocol": PROTOCOL, "port": "dies"}})
+    dies = [sys.executable, "-c",
+            f"import sys; print({hello!r}, flush=True); sys.stdin.readline(); "
+            "sys.stdin.readline(); sys.exit('segfault, say')"]  # fmt: skip
+    with Port(dies) as port, pytest.raises(PortError, match=r"ended without answering 'open'.*"
+                                           r"its stderr ends with: segfault, say"):  # fmt: skip
+        run_trace(port, load(CORPUS / "seed-example.json"))

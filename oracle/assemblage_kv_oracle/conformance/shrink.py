@@ -18,6 +18,7 @@ Case = tuple[bytes, int, list[Op]]
 """A starting log, the clock's first reading, and the program run on it."""
 
 TX_NAMED = TX_OPS | {"begin"}
+"""The ops that name a transaction by its `tx`."""
 ATTEMPTS = 400
 """At most this many candidate programs are tried (each one a run on the port)."""
 
@@ -41,10 +42,9 @@ def keeping(ops: Sequence[Op], kept: Sequence[int]) -> list[Op]:
     versions of its own moment instead."""
     where = {old: new for new, old in enumerate(kept)}
     return [
-        Op(op.name, tx=op.tx, slot=op.slot, key=op.key, value=op.value, index=op.index,
-           source=where.get(op.source) if op.source is not None else None, ms=op.ms)
+        replace(op, source=None if op.source is None else where.get(op.source))
         for op in (ops[n] for n in kept)
-    ]  # fmt: skip
+    ]
 
 
 def shrink(
