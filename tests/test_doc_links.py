@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from doc_blocks import DOC_FILES, ROOT
 
 LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
@@ -36,9 +37,8 @@ def test_relative_links_resolve(path: Path) -> None:
             continue
         file_part, _, anchor = target.partition("#")
         linked = (path.parent / file_part).resolve() if file_part else path
-        if not linked.exists() or not linked.is_relative_to(ROOT):
-            broken.append(target)
-        elif anchor and linked.suffix == ".md" and anchor not in anchors(linked):
+        missing = not linked.exists() or not linked.is_relative_to(ROOT)
+        if missing or (anchor and linked.suffix == ".md" and anchor not in anchors(linked)):
             broken.append(target)
     assert not broken, f"{path.relative_to(ROOT)}: broken links {broken}"
 
