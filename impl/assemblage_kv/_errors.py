@@ -77,3 +77,7 @@ class InvalidArgument(KvError, ValueError):
 
 class StorageError(KvError):
     """The storage failed (an OSError underneath); see the message for what to do."""
+
+
+class HistoryUnavailable(KvError):
+    """A snapshot as of a moment older than the history a merge kept (docs/history.md)."""

@@ -20,6 +20,7 @@ import zlib
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable
+from itertools import accumulate
 from typing import NamedTuple
 
 from ._errors import CorruptStore
@@ -69,38 +70,127 @@ def take_snapshot(index: Index) -> MergeSnapshot:
     )
 
 
-def _survivors(snapshot: MergeSnapshot) -> list[list[tuple[int, int, bytes]]]:
-    """(packed, slot, key) of the latest version of each key as of L, in buckets of
-    `_BUCKET_SHIFT`: in log order once each bucket is sorted.
+class Keep(NamedTuple):
+    """What a merge keeps besides the latest version of each key (docs/history.md)."""
+
+    since: int | None = None
+    """Every version committed at or after it, and every one a snapshot as of it reads."""
+    last: int | None = None
+    """The last `last` versions of each key."""
+
+
+class _Moments:
+    """When each transaction of the snapshot becomes visible to `KvStore.at`: the
+    running maximum of the commit timestamps (the spec's `moments`)."""
+
+    def __init__(self, snapshot: MergeSnapshot) -> None:
+        self.commits = snapshot.commits
+        self.timestamps = snapshot.timestamps
+        count = bisect_left(self.commits, snapshot.length)
+        self.count = count
+        self.moments = list(accumulate(self.timestamps[:count], max))
+
+    def of(self, packed: int) -> int:
+        """The moment of the transaction holding a packed version."""
+        return self.moments[bisect_left(self.commits, packed >> LENGTH_BITS, 0, self.count)]
+
+    def timestamp(self, packed: int) -> int:
+        return self.timestamps[bisect_left(self.commits, packed >> LENGTH_BITS, 0, self.count)]
+
+    def old_mark(self) -> int | None:
+        """The log's history mark: its first transaction, if it has no writes."""
+        return self.timestamps[0] if self.count and self.commits[0] == 0 else None
+
+    def mark_for_empty(self) -> int | None:
+        """The latest moment a dropped transaction without writes (only the original
+        writes them) would have been the last one seen until: the next one's."""
+        commits, found = self.commits, None
+        for n in range(1, self.count - 1):  # the first, if empty, is the mark
+            if commits[n] == commits[n - 1] + COMMIT_LENGTH:
+                found = self.moments[n + 1]
+        return found
+
+
+def _latest_below(versions: Versions, below: int) -> list[int] | array[int]:
+    """A key's packed versions below `below` (an array may have grown since the snapshot)."""
+    if isinstance(versions, int):
+        return [versions] if versions < below else []
+    if versions[-1] < below:
+        return versions
+    return versions[: bisect_left(versions, below)]
+
+
+def _kept_versions(
+    seen: list[int] | array[int], keep: Keep, moments: _Moments
+) -> tuple[list[int] | array[int], int | None]:
+    """The versions of one key a merge keeps, and the moment until which a snapshot
+    would have needed one it drops (None if it drops none)."""
+    count = len(seen)
+    since, last = keep.since, keep.last
+    if since is None and last is None:
+        return seen[-1:], (moments.of(seen[-1]) if count > 1 else None)
+    kept: list[int] = []
+    needed_until = None
+    for n, packed in enumerate(seen):
+        if (
+            n == count - 1
+            or (last is not None and count - 1 - n < last)
+            or (
+                since is not None
+                and (moments.timestamp(packed) >= since or moments.of(seen[n + 1]) > since)
+            )
+        ):
+            kept.append(packed)
+        else:
+            needed_until = moments.of(seen[n + 1])
+    return kept, needed_until
+
+
+def _survivors(
+    snapshot: MergeSnapshot, keep: Keep
+) -> tuple[list[list[tuple[int, int, bytes]]], int | None]:
+    """(packed, slot, key) of each version kept as of L, in buckets of `_BUCKET_SHIFT`
+    (in log order once each bucket is sorted), and the merged log's history mark.
 
     The caller sorts bucket by bucket, never all in one long sort: a sort holds the
     GIL throughout, and readers and committers must not wait for it.
     """
     below = snapshot.length << LENGTH_BITS
+    moments = _Moments(snapshot)
+    mark = moments.old_mark()
+    empty = moments.mark_for_empty()
+    if empty is not None:
+        mark = empty if mark is None else max(mark, empty)
     buckets: dict[int, list[tuple[int, int, bytes]]] = {}
     for slot, keys in enumerate(snapshot.slots):
         for key, versions in keys.items():
             if isinstance(versions, int):
-                packed = versions
+                kept: list[int] | array[int] = [versions]
             else:  # an array, which a commit may have appended to since the snapshot
-                packed = versions[-1]
-                if packed >= below:
-                    packed = versions[bisect_left(versions, below) - 1]
-            bucket = buckets.get(packed >> _BUCKET_SHIFT)
-            if bucket is None:
-                buckets[packed >> _BUCKET_SHIFT] = [(packed, slot, key)]
-            else:
-                bucket.append((packed, slot, key))
-    return [buckets[number] for number in sorted(buckets)]
+                kept, needed_until = _kept_versions(_latest_below(versions, below), keep, moments)
+                if needed_until is not None:
+                    mark = needed_until if mark is None else max(mark, needed_until)
+            for packed in kept:
+                bucket = buckets.get(packed >> _BUCKET_SHIFT)
+                if bucket is None:
+                    buckets[packed >> _BUCKET_SHIFT] = [(packed, slot, key)]
+                else:
+                    bucket.append((packed, slot, key))
+    return [buckets[number] for number in sorted(buckets)], mark
 
 
-def build(snapshot: MergeSnapshot, read: Read, write: Write) -> Index:
+_LATEST_ONLY = Keep()
+
+
+def build(snapshot: MergeSnapshot, read: Read, write: Write, keep: Keep = _LATEST_ONLY) -> Index:
     """Phase 2, without the lock: write the merged log of the first L bytes through
     `write`, and return its index.
 
-    For each transaction in log order, its entries that are the latest version of their
-    key, under a commit entry with the same timestamp and the CRC of the copied bytes; a
-    transaction left empty is dropped, except the last one, whose timestamp must survive.
+    First the history mark, if the merge drops a version or the log had one (the spec's
+    `merge`); then for each transaction in log order, its entries that are kept versions
+    of their key, under a commit entry with the same timestamp and the CRC of the copied
+    bytes; a transaction left empty is dropped, except the last one, whose timestamp
+    must survive.
     """
     merged = Index(snapshot.origin + 1)
     slots = merged.slots
@@ -136,7 +226,13 @@ def build(snapshot: MergeSnapshot, read: Read, write: Write) -> Index:
             out.clear()
             buffered = 0
 
-    for bucket in _survivors(snapshot):
+    survivors, mark = _survivors(snapshot, keep)
+    if mark is not None:
+        out.append(encode_commit(mark, zlib.crc32(b"")))
+        offset = buffered = COMMIT_LENGTH
+        merged.commits.append(0)
+        merged.timestamps.append(mark)
+    for bucket in survivors:
         bucket.sort()
         for packed, slot, key in bucket:
             position = packed >> LENGTH_BITS
@@ -175,12 +271,19 @@ def build(snapshot: MergeSnapshot, read: Read, write: Write) -> Index:
                 run_start = start
             run_end = end
             offset += end - start
-            slots[slot][key] = (offset - length) << LENGTH_BITS | length
+            packed = (offset - length) << LENGTH_BITS | length
+            versions = slots[slot].setdefault(key, packed)
+            if versions is not packed:  # a key with history kept
+                if isinstance(versions, int):
+                    slots[slot][key] = array("q", (versions, packed))
+                else:
+                    versions.append(packed)
             slot_written[slot] = offset - length
     if transaction >= 0:
         close_transaction()
     last = bisect_left(commits, snapshot.length) - 1
-    if last >= 0 and transaction != last:
+    is_old_mark = last == 0 and commits[0] == 0  # written above, as the mark
+    if last >= 0 and transaction != last and not is_old_mark:
         transaction = last
         close_transaction()
     if out:
@@ -203,6 +306,7 @@ def catch_up(merged: Index, read: Read, start: int, end: int, write: Write) -> b
         return False
     tail = read(start, end - start)
     shift = merged.length - start
+
     def read_tail(offset: int, length: int) -> bytes:
         return tail[offset - start : offset - start + length]
 

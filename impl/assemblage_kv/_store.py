@@ -16,20 +16,30 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from types import TracebackType
 from typing import NoReturn
 
 from ._clock import Clock, wall_clock
-from ._core import Core, unknown
+from ._core import Core, Snapshot, unknown
 from ._errors import InvalidArgument, ReadOnlyStore, StorageError, WrongProcess
 from ._filestorage import FileStorage
 from ._hint import NO_DIGEST, encode_hint, save_encoded, starting_index
 from ._hint import save as save_hint
+from ._history import (
+    Change,
+    HistoricalTransaction,
+    check_moment,
+    feed,
+    first_transaction,
+    snapshot_at,
+)
 from ._index import Index
-from ._merging import DigestingWriter, build, catch_up, take_snapshot
+from ._merging import DigestingWriter, Keep, build, catch_up, take_snapshot
 from ._opening import appended_transactions, cut_tail, publisher
 from ._readonly import ReadOnlyFileStorage, ReadOnlyTransaction
 from ._recovery import CutTail, scan
+from ._stats import Stats, count
 from ._storage import MemoryStorage, Storage
 from ._transaction import Transaction
 
@@ -38,6 +48,15 @@ def _close_quietly(storage: Storage) -> None:
     # Used only while another error is already on its way to the caller.
     with contextlib.suppress(Exception):
         storage.close()
+
+
+def _check_keep_last(keep_last: object) -> int:
+    if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1:
+        raise InvalidArgument(
+            f"keep_last must be an int of at least 1 (the latest version is always kept), "
+            f"not {keep_last!r}"
+        )
+    return keep_last
 
 
 _STORAGES = (FileStorage, ReadOnlyFileStorage, MemoryStorage, Storage)
@@ -185,13 +204,49 @@ class KvStore:
             core.check()
             return core.index.length
 
+    def stats(self) -> Stats:
+        """Counts and sizes of what the store holds now: keys, versions, live and dead
+        bytes, first and last commit. Costs a pass over the in-memory index, no I/O."""
+        core = self._core
+        with core.lock:
+            core.check()
+            return count(core.index)
+
     def current(self) -> Transaction:
         """Start a transaction that sees the store as it is now, plus its own writes."""
         core = self._core
         return self._transaction(core, core.start(), next(core.serials))
 
-    def merge(self) -> None:
-        """Rewrite the log with only the latest version of each key (docs/semantics.md).
+    def at(self, timestamp: int) -> Transaction:
+        """A read-only snapshot that sees exactly the transactions committed at or before
+        `timestamp` (ms since the Unix epoch, as `last_updated`): it reads as any
+        transaction, and its `insert` and `remove` raise ReadOnlyStore. HistoryUnavailable
+        if a merge dropped versions it would need (docs/history.md)."""
+        moment = check_moment(timestamp, "timestamp")
+        core = self._core
+        with core.lock:
+            core.check()
+            snapshot = snapshot_at(core, moment)
+        return HistoricalTransaction(core, snapshot, next(core.serials))
+
+    def changes(self, since: int = 0, *, after_offset: int | None = None) -> Iterator[Change]:
+        """The committed transactions with writes, oldest first: those committed at or
+        after `since` (ms), starting after `after_offset` (the `end` of a Change), as the
+        store is when the iteration starts. A merge during the iteration makes it raise
+        SnapshotExpired (offsets change: resume with `since`). docs/history.md."""
+        moment = check_moment(since, "since")
+        core = self._core
+        with core.lock:
+            core.check()
+            first = first_transaction(core, after_offset)
+            snapshot = Snapshot(core.index.length, core.index.origin, None, 0)
+        return feed(core, snapshot, first, moment)
+
+    def merge(self, *, keep_since: int | None = None, keep_last: int | None = None) -> None:
+        """Rewrite the log with only the latest version of each key (docs/semantics.md);
+        with `keep_since` (ms), also every version committed at or after it and every
+        version a snapshot `at` it or later reads; with `keep_last`, also the last
+        `keep_last` versions of each key; with both, the union (docs/history.md).
 
         Reads and commits go on while it runs: it holds the lock only to take its
         snapshot, and at the end to append the last few commits made meanwhile and
@@ -200,6 +255,10 @@ class KvStore:
         another runs waits for it, then merges. If it fails before the new log replaced
         the old one, the store stays usable.
         """
+        keep = Keep(
+            None if keep_since is None else check_moment(keep_since, "keep_since"),
+            None if keep_last is None else _check_keep_last(keep_last),
+        )
         core = self._core
         with core.merge_lock:
             with core.lock:  # 1. the snapshot: the log's length L, the index's keys
@@ -220,7 +279,7 @@ class KvStore:
                 # transactions committed since (the log's bytes up to its length now).
                 storage = core.storage
                 write = DigestingWriter(storage.write_replacement)
-                merged = build(snapshot, storage.read, write)
+                merged = build(snapshot, storage.read, write, keep)
                 caught_up = core.index.length  # only grows; whole, durable transactions
                 catch_up(merged, storage.read, snapshot.length, caught_up, write)
                 storage.sync_replacement()

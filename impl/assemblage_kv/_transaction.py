@@ -33,6 +33,7 @@ from ._codec import (
 from ._core import Core, Key, Snapshot
 from ._errors import InvalidArgument, TransactionClosed, WrongProcess, WrongThread
 from ._index import Version
+from ._slotview import SlotView
 
 
 class Transaction:
@@ -166,6 +167,11 @@ class Transaction:
             else:
                 live[key] = -1
         return [decode(key, position) for key, position in live.items()]
+
+    def slot(self, slot: int) -> SlotView:
+        """One slot of this transaction as a `MutableMapping`: `txn.slot(0)["k"] = v`."""
+        self._check_usable()
+        return SlotView(self, check_slot(slot))
 
     def last_updated(self) -> int | None:
         """The start timestamp if this transaction wrote anything, else the latest

@@ -7,6 +7,7 @@ bytes on disk are `encode_log(log)`, read back by `recover`.
 
 from .codec import encode_log
 from .commit import Conflict, changed_since, commit, conflict
+from .history import Change, HistoryUnavailable, at, changes, horizon, moments, visible_at
 from .merge import merge, merge_during
 from .packed import packed_length
 from .records import (
@@ -44,8 +45,10 @@ __all__ = [
     "MAX_STORED_KEY",
     "MAX_TIMESTAMP",
     "MAX_VALUE",
+    "Change",
     "Commit",
     "Conflict",
+    "HistoryUnavailable",
     "Insert",
     "Log",
     "Record",
@@ -55,8 +58,10 @@ __all__ = [
     "SpecVersion",
     "Transaction",
     "Write",
+    "at",
     "begin",
     "changed_since",
+    "changes",
     "clock_in_range",
     "commit",
     "conflict",
@@ -67,6 +72,7 @@ __all__ = [
     "get",
     "get_unremoved",
     "get_version",
+    "horizon",
     "index",
     "is_slot",
     "is_unfinished_append",
@@ -76,6 +82,7 @@ __all__ = [
     "latest_timestamp",
     "merge",
     "merge_during",
+    "moments",
     "next_timestamp",
     "note_listing",
     "note_read",
@@ -84,5 +91,6 @@ __all__ = [
     "recover",
     "transactions",
     "versions",
+    "visible_at",
     "write",
 ]
