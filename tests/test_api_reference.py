@@ -14,8 +14,6 @@ from __future__ import annotations
 import inspect
 import re
 
-import pytest
-
 import assemblage_kv
 import assemblage_kv.browser
 
@@ -24,15 +22,6 @@ from doc_blocks import ROOT
 API = ROOT / "docs" / "api.md"
 MODULES = {"assemblage_kv": assemblage_kv, "assemblage_kv.browser": assemblage_kv.browser}
 HEADING = re.compile(r"(?P<level>#{2,6}) `(?P<name>[\w.]+)")
-
-PENDING = {
-    "HistoryUnavailable", "Change", "Write", "Stats", "transactional", "run_transaction",
-    "__version__", "KvStore.at", "KvStore.changes", "KvStore.stats", "Transaction.slot",
-}
-"""Names that api.md documents from issue 13's fixed contracts (docs/api.md says which
-part adds them) before their branches are merged. Once they exist,
-`test_pending_names_do_not_exist_yet` fails: empty this set then."""
-
 
 def public_names() -> dict[str, object]:
     """Every public name, as api.md heads it: `open`, `browser.IndexedDbStorage`."""
@@ -134,17 +123,8 @@ def resolve(dotted: str) -> object:
 def test_every_heading_names_something_that_exists() -> None:
     stale = []
     for name in sections():
-        if name in PENDING:
-            continue
         try:
             resolve(name)
         except AttributeError:
             stale.append(name)
     assert not stale, f"docs/api.md documents what does not exist: {stale}"
-
-
-@pytest.mark.parametrize("name", sorted(PENDING))
-def test_pending_names_do_not_exist_yet(name: str) -> None:
-    assert name in sections(), f"{name} is pending but not documented"
-    with pytest.raises(AttributeError):
-        resolve(name)
