@@ -51,6 +51,9 @@ def test_main_answers_in_one_line(tmp_path: Path) -> None:
 
 
 def test_fuzz_without_hypothesis_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import assemblage_kv_oracle.commands  # as another test may have: the attribute is set
+
+    monkeypatch.delattr(assemblage_kv_oracle, "commands")
     monkeypatch.setitem(sys.modules, "assemblage_kv_oracle.commands", None)
     err = io.StringIO()
     assert main(["fuzz", "--help"], io.StringIO(), err) == 1

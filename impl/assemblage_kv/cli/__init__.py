@@ -17,6 +17,7 @@ from .._errors import CorruptStore, KvError
 from ._checking import check, repair
 from ._common import Output
 from ._dumping import dump, load
+from ._fuzz import fuzz
 from ._info import info
 from ._reading import get, history, keys
 from ._writing import merge, put, rm
@@ -107,17 +108,6 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
-def _fuzz(arguments: list[str], out: Output) -> int:
-    """The oracle's crash campaign, imported only now: it needs Hypothesis."""
-    try:
-        from assemblage_kv_oracle import commands
-    except ModuleNotFoundError as missing:
-        out.note(f"error: fuzz needs {missing.name}, which the 'fuzz' extra installs: "
-                 "pip install 'assemblage-kv[fuzz]'")
-        return 1
-    return commands.crash_fuzz(arguments)
-
-
 def main(
     argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None
 ) -> int:
@@ -127,7 +117,7 @@ def main(
     arguments = sys.argv[1:] if argv is None else list(argv)
     if arguments[:1] == ["fuzz"]:  # all its options are the campaign's, --help included
         out = Output(False, out_stream, err_stream)
-        run: Callable[[], int] = lambda: _fuzz(arguments[1:], out)  # noqa: E731
+        run: Callable[[], int] = lambda: fuzz(arguments[1:], out)  # noqa: E731
     else:
         args = parser().parse_args(arguments)
         out = Output(args.json, out_stream, err_stream)
