@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import assemblage_kv as kv
 from assemblage_kv import cli
 from assemblage_kv.cli import main
+from assemblage_kv.cli._common import write_new_file
 from assemblage_kv.cli._jsonvalues import from_json, to_json
 from assemblage_kv.cli._logwalk import Intact, _first_intact, transaction_at, walk
 from assemblage_kv.cli._progress import ProgressBar
@@ -181,3 +182,20 @@ def test_even_a_bug_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert main(["keys", str(tmp_path / "s.aeon")], io.StringIO(), err) == 1
     assert err.getvalue().count("\n") == 1
     assert "unexpected ZeroDivisionError" in err.getvalue() and "a bug" in err.getvalue()
+
+
+def test_a_new_file_is_whole_or_absent(tmp_path: Path) -> None:
+    """What repair and load write: a failure part way leaves neither the file nor its
+    temporary; success leaves exactly the chunks."""
+    target = str(tmp_path / "new.aeon")
+
+    def failing() -> Any:
+        yield b"first"
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_new_file(target, failing(), ".partial")
+    assert list(tmp_path.iterdir()) == []
+    assert write_new_file(target, [b"ab", b"cd"], ".partial") == 2
+    assert [path.name for path in tmp_path.iterdir()] == ["new.aeon"]
+    assert Path(target).read_bytes() == b"abcd"

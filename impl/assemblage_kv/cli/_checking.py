@@ -8,9 +8,8 @@ import os
 from typing import Any
 
 from .._errors import InvalidArgument
-from .._filesystem import OsFileSystem
 from .._store import open as open_store
-from ._common import Output, counted, read_log
+from ._common import Output, counted, read_log, write_new_file
 from ._logwalk import Dropped, Walk, walk
 
 OPENING = {
@@ -82,7 +81,7 @@ def repair(args: argparse.Namespace, out: Output) -> int:
         )
     data = read_log(args.store)
     result = _walked(data, args, out)
-    _write_durably(target, b"".join(data[t.start : t.end] for t in result.intact))
+    write_new_file(target, (data[t.start : t.end] for t in result.intact), ".partial")
     with open_store(target, readonly=True) as repaired:
         length = repaired.log_size()
     report = _report(result) | {"repaired": target, "repaired_bytes": length}
@@ -93,18 +92,3 @@ def repair(args: argparse.Namespace, out: Output) -> int:
     for gap in result.dropped:
         out.line(f"dropped {gap.end - gap.start} bytes at offset {gap.start}: {gap.reason}")
     return 0
-
-
-def _write_durably(target: str, data: bytes) -> None:
-    """Write a new file atomically and durably: a temporary file, fsync, rename, fsync
-    of the directory."""
-    file_system = OsFileSystem()
-    temporary = f"{target}.partial"
-    handle = file_system.create(temporary)
-    try:
-        file_system.write(handle, data)
-        file_system.fsync(handle)
-    finally:
-        file_system.close(handle)
-    file_system.rename(temporary, target)
-    file_system.fsync_directory(os.path.dirname(os.path.abspath(target)))

@@ -22,10 +22,9 @@ import msgpack
 
 from .._codec import check_key_size, check_slot, decode, encode_key, encode_value
 from .._errors import InvalidArgument, LimitExceeded
-from .._filesystem import OsFileSystem
 from .._format import MAX_TIMESTAMP, encode_commit, encode_entry
 from .._store import open as open_store
-from ._common import Output, opened, read_log
+from ._common import Output, opened, read_log, write_new_file
 from ._jsonvalues import from_json, to_json
 from ._logwalk import transaction_at
 from ._progress import ProgressBar
@@ -112,23 +111,7 @@ def _read_with(bar: ProgressBar, lines: Iterable[str]) -> Iterator[str]:
 def _write_log(target: str, transactions: Iterator[bytes]) -> int:
     """Write the transactions to `target` through a temporary file, fsynced and renamed
     into place; on any error nothing is left behind."""
-    file_system = OsFileSystem()
-    temporary = f"{target}.loading"
-    handle = file_system.create(temporary)
-    count = 0
-    try:
-        for transaction in transactions:
-            file_system.write(handle, transaction)
-            count += 1
-        file_system.fsync(handle)
-    except BaseException:
-        file_system.close(handle)
-        file_system.unlink(temporary)
-        raise
-    file_system.close(handle)
-    file_system.rename(temporary, target)
-    file_system.fsync_directory(os.path.dirname(os.path.abspath(target)))
-    return count
+    return write_new_file(target, transactions, ".loading")
 
 
 def _transactions(lines: Iterable[str]) -> Iterator[bytes]:
