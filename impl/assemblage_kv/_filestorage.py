@@ -14,7 +14,7 @@ import contextlib
 import os
 
 from ._errors import StorageError
-from ._filesystem import FileSystem, write_file
+from ._filesystem import FileSystem
 from ._lock import LogLock
 from ._logfile import HINT_SUFFIX, LogFile
 from ._platform import warn_if_unpromised
@@ -177,8 +177,22 @@ class FileStorage(LogFile):
         write `PATH.hint.tmp`, fsync it, rename it, fsync the directory. An OSError
         leaves the old hint, or none (the temporary file is removed, best effort)."""
         self._open_handle()
+        file_system = self._file_system
         hint = self._path + HINT_SUFFIX
-        write_file(self._file_system, hint, (data,), hint + ".tmp")
+        temporary = hint + ".tmp"
+        handle = file_system.create(temporary)
+        try:
+            try:
+                file_system.write(handle, data)
+                file_system.fsync(handle)
+            finally:
+                file_system.close(handle)
+            file_system.rename(temporary, hint)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                file_system.unlink(temporary)
+            raise
+        file_system.fsync_directory(os.path.dirname(self._path))
 
     def close(self) -> None:
         """Close the log and release the lock; calling it again finishes a close that

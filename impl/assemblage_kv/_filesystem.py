@@ -11,13 +11,12 @@ pread or flock"); where they exist, nothing of the fallbacks runs.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
 try:
@@ -234,32 +233,6 @@ class OsFileSystem:
         except FileNotFoundError:
             return None
         return FileId(status.st_dev, status.st_ino, stat.S_ISDIR(status.st_mode))
-
-
-def write_file(
-    file_system: FileSystem, target: str, chunks: Iterable[bytes], temporary: str
-) -> int:
-    """Write `chunks` as the file `target`, atomically and durably: into `temporary`,
-    fsync, rename over `target`, fsync of `target`'s directory. On an error before the
-    rename, `temporary` is removed (best effort) and `target` untouched. Returns the
-    number of chunks written."""
-    handle = file_system.create(temporary)
-    count = 0
-    try:
-        try:
-            for chunk in chunks:
-                file_system.write(handle, chunk)
-                count += 1
-            file_system.fsync(handle)
-        finally:
-            file_system.close(handle)
-        file_system.rename(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            file_system.unlink(temporary)
-        raise
-    file_system.fsync_directory(os.path.dirname(target))
-    return count
 
 
 def direct_pread(file_system: FileSystem) -> Callable[[int, int, int], bytes] | None:
