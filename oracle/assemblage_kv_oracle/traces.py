@@ -42,8 +42,9 @@ from assemblage_kv_oracle.trace_run import (
 # --- recording -----------------------------------------------------------------------------
 
 
-def _step_of(op: Op, position: int, steps_of_ops: dict[int, int]) -> Step | None:
-    """The step for an op, arguments in their trace form; None if a trace cannot say it."""
+def step_of(op: Op, position: int, steps_of_ops: dict[int, int]) -> Step | None:
+    """The step for op `position` of a program, arguments in their trace form (a source
+    named by the step number `steps_of_ops` gives it); None if a trace cannot say it."""
     step: Step = {"op": op.name}
     if op.name in TX_OPS or op.name == "begin":
         step["tx"] = op.tx
@@ -125,7 +126,7 @@ def record(
     steps = trace["steps"]
     steps_of_ops: dict[int, int] = {}
     for position, op in enumerate(ops):
-        step = _step_of(op, position, steps_of_ops)
+        step = step_of(op, position, steps_of_ops)
         if step is None or ("tx" in step and op.name != "begin" and op.tx not in run.txs):
             continue
         if op.name == "get_version":
@@ -169,7 +170,8 @@ def _short(x: Any) -> str:
     return text if len(text) <= 90 else f"{text[:60]}...({len(text)} chars)"
 
 
-def _describe(step: Step) -> str:
+def describe(step: Step) -> str:
+    """A step as a call, for messages: `insert(tx=0, slot=0, key="a161", value="01")`."""
     args = ", ".join(
         f"{field}={_short(step[field])}"
         for field in ("tx", "slot", "key", "value", "index", "from_step", "ms")
@@ -178,7 +180,8 @@ def _describe(step: Step) -> str:
     return f"{step['op']}({args})"
 
 
-def _bytes_differ(expected: str, got: bytes) -> str | None:
+def bytes_differ(expected: str, got: bytes) -> str | None:
+    """Where a log differs from the hex a trace expects, in words; None if it does not."""
     want = bytes.fromhex(expected)
     if want == got:
         return None
@@ -188,7 +191,8 @@ def _bytes_differ(expected: str, got: bytes) -> str | None:
             f"({want[at:at + 16].hex()}...), got {len(got)} ({got[at:at + 16].hex()}...)")
 
 
-def _said(error: str | None, answer: Any, op: str) -> str:
+def said(error: str | None, answer: Any, op: str) -> str:
+    """An outcome in words: an error, an answer, or success for ops without one."""
     if error is not None:
         return f"error {error}"
     return f"answer {_short(answer)}" if op in ANSWERING else "success"
@@ -225,9 +229,9 @@ def replay(
             return mismatch(None, f"raised {type(surprise).__name__}: {surprise}")
         expected_error = trace["open"].get("error")
         if error != expected_error:
-            return mismatch(None, f"expected {_said(expected_error, None, 'open')}, "
-                            f"got {_said(error, None, 'open')}")
-        differ = _bytes_differ(trace["open"].get("log", trace["log"]), backend.log())
+            return mismatch(None, f"expected {said(expected_error, None, 'open')}, "
+                            f"got {said(error, None, 'open')}")
+        differ = bytes_differ(trace["open"].get("log", trace["log"]), backend.log())
         if differ:
             return mismatch(None, differ)
         if error is None:
@@ -236,7 +240,7 @@ def replay(
             if got_kept != want_kept:
                 return mismatch(None, f"expected kept aside {want_kept}, got {got_kept}")
         for n, step in enumerate(trace["steps"]):
-            call = _describe(step)
+            call = describe(step)
             try:
                 error, answer = run.run(n, step)
             except Short as short:
@@ -249,10 +253,10 @@ def replay(
             if step["op"] == "keys" and isinstance(want, list):
                 want = sorted(want)  # a set of keys
             if error != want_error or (error is None and answer != want):
-                return mismatch(n, f"{call}: expected {_said(want_error, want, step['op'])}, "
-                                f"got {_said(error, answer, step['op'])}")
+                return mismatch(n, f"{call}: expected {said(want_error, want, step['op'])}, "
+                                f"got {said(error, answer, step['op'])}")
             if "log" in step:
-                differ = _bytes_differ(step["log"], backend.log())
+                differ = bytes_differ(step["log"], backend.log())
                 if differ:
                     return mismatch(n, f"after {call}, {differ}")
         return None

@@ -7,7 +7,7 @@ from typing import Any
 
 from assemblage_kv_oracle.conformance.protocol import Channel, PortError
 from assemblage_kv_oracle.trace_format import Trace, check
-from assemblage_kv_oracle.traces import Mismatch, _bytes_differ, _describe, _said
+from assemblage_kv_oracle.traces import Mismatch, bytes_differ, describe, said
 
 EXPECTED = ("result", "error", "log")
 """A step's fields that state what must happen: never sent to the port."""
@@ -37,9 +37,9 @@ def _compare(port: Channel, trace: Trace, error: str | None, opened: Any) -> Mis
 
     want_error = trace["open"].get("error")
     if error != want_error:
-        return mismatch(None, f"expected {_said(want_error, None, 'open')}, "
-                        f"got {_said(error, None, 'open')}")  # fmt: skip
-    differ = _bytes_differ(trace["open"].get("log", trace["log"]), _log(port))
+        return mismatch(None, f"expected {said(want_error, None, 'open')}, "
+                        f"got {said(error, None, 'open')}")  # fmt: skip
+    differ = bytes_differ(trace["open"].get("log", trace["log"]), _log(port))
     if differ:
         return mismatch(None, differ)
     if error is None:
@@ -53,13 +53,13 @@ def _compare(port: Channel, trace: Trace, error: str | None, opened: Any) -> Mis
         if step["op"] == "keys" and isinstance(want, list) and isinstance(answer, list):
             want, answer = sorted(want), sorted(map(str, answer))  # a set of keys
         if error != want_error or (error is None and answer != want):
-            return mismatch(n, f"{_describe(step)}: expected "
-                            f"{_said(want_error, want, step['op'])}, got "
-                            f"{_said(error, answer, step['op'])}")  # fmt: skip
+            return mismatch(n, f"{describe(step)}: expected "
+                            f"{said(want_error, want, step['op'])}, got "
+                            f"{said(error, answer, step['op'])}")  # fmt: skip
         if "log" in step:
-            differ = _bytes_differ(step["log"], _log(port))
+            differ = bytes_differ(step["log"], _log(port))
             if differ:
-                return mismatch(n, f"after {_describe(step)}, {differ}")
+                return mismatch(n, f"after {describe(step)}, {differ}")
     return None
 
 
