@@ -87,10 +87,14 @@ class StoreMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.both = SideBySide(self.storage_opener())
+        self.both = self.side_by_side()
         self.live: list[TxPair] = []
         self.stale: list[TxPair] = []
         self.recent: list[tuple[int, Any]] = []
+
+    def side_by_side(self) -> SideBySide:
+        """The store and the spec this machine drives (a port's, in conformance/machine.py)."""
+        return SideBySide(self.storage_opener())
 
     def storage_opener(self) -> Callable[[], kv.Storage]:
         storage = kv.MemoryStorage()

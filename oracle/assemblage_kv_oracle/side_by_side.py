@@ -137,6 +137,16 @@ class SideBySide:
         self.storage = open_storage()
         data = self.storage.read(0, self.storage.size())
         self.model = ModelStore.from_bytes(data, self.clock)
+        self.real = self.open_real(data)
+        self._answers: dict[int, tuple[ModelTransaction, tuple[Any, ...], Answers]] = {}
+        """The spec's answers to `check_reads`, by transaction, and what they depend on."""
+        self.merges = 0
+        """Merges that succeeded: each one replaces the log's file, which readers notice."""
+
+    def open_real(self, data: bytes) -> kv.KvStore:
+        """The real store of the starting log `data`, its opening checked against the
+        spec's (`check_recovery`). The seam where another store takes its place
+        (conformance/proxy.py: a port of the store, over the protocol)."""
         with warnings.catch_warnings(record=True) as warned:
             warnings.simplefilter("always", kv.RecoveryWarning)
             self.real = kv.KvStore.open(self.storage, clock=self.clock)
@@ -145,10 +155,7 @@ class SideBySide:
         except Divergence:
             self.real.close()
             raise
-        self._answers: dict[int, tuple[ModelTransaction, tuple[Any, ...], Answers]] = {}
-        """The spec's answers to `check_reads`, by transaction, and what they depend on."""
-        self.merges = 0
-        """Merges that succeeded: each one replaces the log's file, which readers notice."""
+        return self.real
 
     def begin(self) -> TxPair:
         real, model = outcome(self.real.current), outcome(self.model.current)

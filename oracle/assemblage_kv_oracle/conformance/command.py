@@ -2,6 +2,7 @@
 
     traces --port CMD [PATH...] [--out DIR]        the trace corpus (default tests/traces)
     explore --port CMD [--seed 1 --examples 200]   random programs of the oracle's strategies
+    machine --port CMD [--seed 1 --examples 100]   the oracle's state machine (port_machine.py)
 
 Results go to stdout, progress and errors to stderr. A difference is shrunk and
 written as a trace in --out, with the command that reruns it. Exit status: 0 when
@@ -20,7 +21,7 @@ from typing import NoReturn
 
 from assemblage_kv_oracle.conformance.protocol import Port, PortError
 from assemblage_kv_oracle.conformance.session import run_trace
-from assemblage_kv_oracle.conformance.shrink import Case, Prober, case_of, failing_trace
+from assemblage_kv_oracle.conformance.shrink import Case, Prober, case_of, failing_trace, recorded
 from assemblage_kv_oracle.program import TraceError
 from assemblage_kv_oracle.trace_format import dumps, load, trace_files
 
@@ -73,7 +74,10 @@ def parser() -> argparse.ArgumentParser:
     explore = commands.add_parser("explore", help="run random programs on the port")
     explore.add_argument("--seed", type=int, default=1, help="same seed, same programs")
     explore.add_argument("--examples", type=_at_least(1), default=200, help="programs to try")
-    for command in (traces, explore):
+    machine = commands.add_parser("machine", help="run the oracle's state machine on the port")
+    machine.add_argument("--seed", type=int, default=1, help="same seed, same runs")
+    machine.add_argument("--examples", type=_at_least(1), default=100, help="runs to try")
+    for command in (traces, explore, machine):
         command.add_argument("--port", default=REFERENCE_PORT, help=port_help)
         command.add_argument("--out", type=Path, default=Path("conformance-failures"),
                              help=out_help)  # fmt: skip
@@ -86,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with Port(args.port) as port:
             if args.command == "traces":
                 return _traces(port, args.port, args.paths, args.out, args.shrink)
+            if args.command == "machine":
+                return _machine(port, args.port, args.seed, args.examples, args.out)
             return _explore(port, args.port, args.seed, args.examples, args.out)
     except (PortError, TraceError) as error:
         print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
@@ -155,4 +161,36 @@ def _explore(port: Port, command: str, seed: int, examples: int, out: Path) -> i
           f"{found.message if found else 'no difference when run again'}")  # fmt: skip
     _report(prober, case, f"explore-{seed}",
             f"A random program (seed {seed}), shrunk.", command, out)  # fmt: skip
+    return 1
+
+
+def _machine(port: Port, command: str, seed: int, examples: int, out: Path) -> int:
+    try:
+        from assemblage_kv_oracle.conformance.port_machine import search
+    except ModuleNotFoundError as missing:
+        if missing.name != "hypothesis":
+            raise
+        raise TraceError("machine needs Hypothesis: pip install 'assemblage-kv[fuzz]'") from None
+    found = search(port, seed, examples)
+    if found is None:
+        print(f"ran the state machine {examples} times (seed {seed}) on {port.name}: "
+              f"every answer agreed with the spec")  # fmt: skip
+        return 0
+    case, message = found
+    first = message.splitlines()[0] if message else ""
+    print(f"MISMATCH the state machine (seed {seed}) on {port.name}: "
+          f"{first if len(first) <= 400 else first[:400] + '...'}")  # fmt: skip
+    name, description = f"machine-{seed}", f"The state machine (seed {seed}), shrunk."
+    prober = Prober(port, _progress("shrinking"))
+    if prober.differs(case) is not None:
+        _report(prober, case, name, description, command, out)
+        return 1
+    # A difference the steps alone do not show (a port that answers differently
+    # when asked again): the run's steps, unshrunk, are still worth reading.
+    trace = recorded(case, name, f"The state machine (seed {seed}): its steps, which "
+                     "showed no difference when replayed.")  # fmt: skip
+    if trace is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{name}.json").write_text(dumps(trace))
+        print(f"  its {len(case[2])} steps replay without a difference: {out / f'{name}.json'}")
     return 1

@@ -1,0 +1,171 @@
+"""A port of the store, in any language, as if it were `assemblage_kv.KvStore`: each call
+of the API is one protocol request in its trace form (docs/port-authors.md), and each
+answer comes back as the Python value, or the error, the store itself would give.
+
+This is what lets the oracle's state machine drive a port (port_machine.py): `PortStore`
+and `PortTransaction` have the part of the store's API that `SideBySide` calls. Every
+step sent is kept (`PortStore.steps`), so that a failing run can be recorded on the spec
+as a trace and shrunk. The clock is the machine's, moved in-process: a `clock` step goes
+to the port before the first request after it moved.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import assemblage_kv as kv
+from assemblage_kv_oracle.conformance.protocol import Channel
+from assemblage_kv_oracle.program import Clock, Op, decode_hex
+from assemblage_kv_oracle.trace_format import Step
+from assemblage_kv_oracle.traces import step_of
+
+
+class Inexpressible(Exception):
+    """A call whose arguments a trace cannot express (not an int slot, a key or value
+    without a MessagePack encoding that reads back as itself): it is not sent."""
+
+
+@functools.cache
+def error_class(name: str) -> type[kv.KvError]:
+    """The store's error class called `name`; for a name the store does not have (a
+    port's own, or a `failed` answer), a KvError subclass of that name, so that the
+    oracle's `outcome` reports the name the port gave."""
+    known = getattr(kv, name, None)
+    if isinstance(known, type) and issubclass(known, kv.KvError):
+        return known
+    return type(name, (kv.KvError,), {"__doc__": "An error the store does not have."})
+
+
+@dataclass(frozen=True)
+class PortVersion:
+    """A version as a `versions` step listed it: its public fields, and where it was
+    listed (the step and its place in the list), which `get_version` sends back."""
+
+    timestamp: int
+    is_removed: bool
+    is_committed: bool
+    step: int
+    index: int
+
+
+class PortStore:
+    """One protocol session on a port: `open` on a starting log, then steps."""
+
+    def __init__(self, port: Channel, clock: Clock, log: bytes = b"") -> None:
+        self.port = port
+        self.clock = clock
+        self.log_at_open = log
+        self.clock_at_open = clock.now
+        self.steps: list[Step] = []
+        """Every step sent, in order: step n is the request numbered n."""
+        self._told = clock.now
+        self._next_tx = 0
+        error, opened = port.ask({"op": "open", "log": log.hex(), "clock": clock.now})
+        if error is not None:
+            raise error_class(error)(f"the port could not open the log: {error}")
+        kept = opened.get("kept_aside") if isinstance(opened, dict) else opened
+        self.kept_aside = None if kept is None else bytes.fromhex(kept)
+        """What opening copied aside (the cut tail of a damaged log), or None."""
+
+    def send(self, step: Step) -> Any:
+        """Send a step (after a `clock` step, if the clock moved); its result, or raise
+        the error it answered."""
+        if self.clock.now != self._told:
+            self._told = self.clock.now
+            self.send({"op": "clock", "ms": self._told})
+        self.steps.append(step)
+        error, result = self.port.ask({"step": len(self.steps) - 1, **step})
+        if error is not None:
+            raise error_class(error)(f"the port answered {error} to {step['op']}")
+        return result
+
+    def current(self) -> PortTransaction:
+        tx = self._next_tx
+        self._next_tx += 1
+        self.send({"op": "begin", "tx": tx})
+        return PortTransaction(self, tx)
+
+    def merge(self) -> None:
+        self.send({"op": "merge"})
+
+    def log_size(self) -> int:
+        size: int = self.send({"op": "log_size"})
+        return size
+
+    def close(self) -> None:
+        self.send({"op": "close"})
+
+    def reopen(self) -> None:
+        """Close the store and open its log again; its transactions stay closed."""
+        self.send({"op": "reopen"})
+
+    def log(self) -> bytes:
+        """The log's bytes, as the port's file holds them now."""
+        return bytes.fromhex(self.port.request({"op": "log"}))
+
+    def end(self) -> None:
+        """End the session: the port closes the store and deletes its files."""
+        self.port.request({"op": "end"})
+
+
+class PortTransaction:
+    """A transaction of a `PortStore`, named on the wire by its `tx` id."""
+
+    def __init__(self, store: PortStore, tx: int) -> None:
+        self.store = store
+        self.tx = tx
+
+    def _send(self, op: Op, from_step: int | None = None) -> Any:
+        step = step_of(op, 0, {})
+        if step is None:
+            raise Inexpressible(f"{op.name}: a trace cannot express slot {op.slot!r}, "
+                                f"key {op.key!r} or value {op.value!r}")  # fmt: skip
+        if from_step is not None:
+            step["from_step"] = from_step
+        return self.store.send(step)
+
+    def insert(self, slot: Any, key: Any, value: Any) -> None:
+        self._send(Op("insert", tx=self.tx, slot=slot, key=key, value=value))
+
+    def remove(self, slot: Any, key: Any) -> None:
+        self._send(Op("remove", tx=self.tx, slot=slot, key=key))
+
+    def get(self, slot: Any, key: Any, default: Any = None) -> Any:
+        return _value(self._send(Op("get", tx=self.tx, slot=slot, key=key)), default)
+
+    def get_unremoved(self, slot: Any, key: Any, default: Any = None) -> Any:
+        return _value(self._send(Op("get_unremoved", tx=self.tx, slot=slot, key=key)), default)
+
+    def versions(self, slot: Any, key: Any) -> list[PortVersion]:
+        listed = self._send(Op("versions", tx=self.tx, slot=slot, key=key))
+        step = len(self.store.steps) - 1
+        return [
+            PortVersion(v["timestamp"], v["is_removed"], v["is_committed"], step, n)
+            for n, v in enumerate(listed)
+        ]
+
+    def get_version(self, slot: Any, key: Any, version: PortVersion, default: Any = None) -> Any:
+        """The version's value: sent as the `index`-th version of the `versions` step
+        that listed it (`from_step`)."""
+        op = Op("get_version", tx=self.tx, slot=slot, key=key, index=version.index)
+        return _value(self._send(op, from_step=version.step), default)
+
+    def keys(self, slot: Any) -> list[Any]:
+        return [decode_hex(key) for key in self._send(Op("keys", tx=self.tx, slot=slot))]
+
+    def last_updated(self) -> int | None:
+        moment: int | None = self._send(Op("last_updated", tx=self.tx))
+        return moment
+
+    def commit(self) -> None:
+        self._send(Op("commit", tx=self.tx))
+
+    def abort(self) -> None:
+        self._send(Op("abort", tx=self.tx))
+
+
+def _value(answer: str | None, default: Any) -> Any:
+    """A read's answer: the value its hex stands for; `default` when nothing is there."""
+    return default if answer is None else decode_hex(answer)
