@@ -185,10 +185,14 @@ def bytes_differ(expected: str, got: bytes) -> str | None:
     want = bytes.fromhex(expected)
     if want == got:
         return None
-    at = next((i for i, (a, b) in enumerate(zip(want, got, strict=False)) if a != b),
-              min(len(want), len(got)))
-    return (f"the log differs from byte {at} on: expected {len(want)} bytes "
-            f"({want[at:at + 16].hex()}...), got {len(got)} ({got[at:at + 16].hex()}...)")
+    at = next(
+        (i for i, (a, b) in enumerate(zip(want, got, strict=False)) if a != b),
+        min(len(want), len(got)),
+    )
+    return (
+        f"the log differs from byte {at} on: expected {len(want)} bytes "
+        f"({want[at : at + 16].hex()}...), got {len(got)} ({got[at : at + 16].hex()}...)"
+    )
 
 
 def said(error: str | None, answer: Any, op: str) -> str:
@@ -229,8 +233,10 @@ def replay(
             return mismatch(None, f"raised {type(surprise).__name__}: {surprise}")
         expected_error = trace["open"].get("error")
         if error != expected_error:
-            return mismatch(None, f"expected {said(expected_error, None, 'open')}, "
-                            f"got {said(error, None, 'open')}")
+            return mismatch(
+                None,
+                f"expected {said(expected_error, None, 'open')}, got {said(error, None, 'open')}",
+            )
         differ = bytes_differ(trace["open"].get("log", trace["log"]), backend.log())
         if differ:
             return mismatch(None, differ)
@@ -253,8 +259,11 @@ def replay(
             if step["op"] == "keys" and isinstance(want, list):
                 want = sorted(want)  # a set of keys
             if error != want_error or (error is None and answer != want):
-                return mismatch(n, f"{call}: expected {said(want_error, want, step['op'])}, "
-                                f"got {said(error, answer, step['op'])}")
+                return mismatch(
+                    n,
+                    f"{call}: expected {said(want_error, want, step['op'])}, "
+                    f"got {said(error, answer, step['op'])}",
+                )
             if "log" in step:
                 differ = bytes_differ(step["log"], backend.log())
                 if differ:

@@ -17,6 +17,7 @@ from typing import Any
 
 import assemblage_kv as kv
 from assemblage_kv_oracle.conformance.protocol import Channel
+from assemblage_kv_oracle.conformance.session import log_of
 from assemblage_kv_oracle.program import Clock, Op, decode_hex
 from assemblage_kv_oracle.trace_format import Step
 from assemblage_kv_oracle.traces import step_of
@@ -29,13 +30,17 @@ class Inexpressible(Exception):
 
 @functools.cache
 def error_class(name: str) -> type[kv.KvError]:
-    """The store's error class called `name`; for a name the store does not have (a
-    port's own, or a `failed` answer), a KvError subclass of that name, so that the
-    oracle's `outcome` reports the name the port gave."""
+    """An error class called `name`, as the oracle's `outcome` reports errors: a
+    subclass of the store's class of that name (its own constructor may want more than
+    a message, which the port does not send), or of KvError for a name the store does
+    not have (a port's own, or a `failed` answer)."""
     known = getattr(kv, name, None)
-    if isinstance(known, type) and issubclass(known, kv.KvError):
-        return known
-    return type(name, (kv.KvError,), {"__doc__": "An error the store does not have."})
+    base = known if isinstance(known, type) and issubclass(known, kv.KvError) else kv.KvError
+    return type(name, (base,), {"__init__": _message_only, "__doc__": base.__doc__})
+
+
+def _message_only(error: Exception, message: str) -> None:
+    Exception.__init__(error, message)
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,7 @@ class PortStore:
 
     def log(self) -> bytes:
         """The log's bytes, as the port's file holds them now."""
-        return bytes.fromhex(self.port.request({"op": "log"}))
+        return log_of(self.port)
 
     def end(self) -> None:
         """End the session: the port closes the store and deletes its files."""

@@ -39,7 +39,7 @@ def _compare(port: Channel, trace: Trace, error: str | None, opened: Any) -> Mis
     if error != want_error:
         return mismatch(None, f"expected {said(want_error, None, 'open')}, "
                         f"got {said(error, None, 'open')}")  # fmt: skip
-    differ = bytes_differ(trace["open"].get("log", trace["log"]), _log(port))
+    differ = bytes_differ(trace["open"].get("log", trace["log"]), log_of(port))
     if differ:
         return mismatch(None, differ)
     if error is None:
@@ -57,13 +57,14 @@ def _compare(port: Channel, trace: Trace, error: str | None, opened: Any) -> Mis
                             f"{said(want_error, want, step['op'])}, got "
                             f"{said(error, answer, step['op'])}")  # fmt: skip
         if "log" in step:
-            differ = bytes_differ(step["log"], _log(port))
+            differ = bytes_differ(step["log"], log_of(port))
             if differ:
                 return mismatch(n, f"after {describe(step)}, {differ}")
     return None
 
 
-def _log(port: Channel) -> bytes:
+def log_of(port: Channel) -> bytes:
+    """The log's bytes as the port's file holds them now; PortError if not hex."""
     text = port.request({"op": "log"})
     try:
         return bytes.fromhex(text)
