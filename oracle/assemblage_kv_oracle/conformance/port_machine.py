@@ -99,7 +99,8 @@ class PortMachine(StoreMachine):
     """`StoreMachine` on a port. Its rules are all over the protocol already (file
     readers are `FileStoreMachine`'s, not these); of its invariants, the log's bytes and
     the derived index are kept, and every open transaction's reads (`check_reads`) are
-    left out (see `PortSideBySide`)."""
+    left out (see `PortSideBySide`): a rule in which a transaction reads every key
+    stands in for them."""
 
     def __init__(self, port: Channel) -> None:
         self.port = port
