@@ -7,12 +7,21 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from assemblage_kv_oracle.commands import main
 from assemblage_kv_oracle.conformance.shrink import case_of, recorded
 from assemblage_kv_oracle.program import START, Op, TraceError
-from assemblage_kv_oracle.trace_format import FORMAT, HISTORY_FORMAT, Trace, check, load
+from assemblage_kv_oracle.trace_format import (
+    FORMAT,
+    HISTORY_FORMAT,
+    Trace,
+    check,
+    dumps,
+    load,
+)
 from assemblage_kv_oracle.traces import record, replay
 
 CORPUS = Path(__file__).parent / "traces"
@@ -84,3 +93,11 @@ def test_the_recorder_leaves_out_history_calls_a_trace_cannot_say() -> None:
     ]
     steps = record(ops, name="t", description="")["steps"]
     assert steps == [{"op": "changes", "since": 0, "after_offset": 0, "result": [], "log": ""}]
+
+
+def test_a_new_record_removes_an_older_history_trace(tmp_path: Path, capsys: Any) -> None:
+    stale = record(history_program(), name="random-3-0099", description="")
+    (tmp_path / "random-3-0099.json").write_text(dumps(stale))
+    assert main(["trace", "record", str(tmp_path), "--seed", "3", "--count", "2"]) == 0
+    assert "removed 1 older ones" in capsys.readouterr().out
+    assert not (tmp_path / "random-3-0099.json").exists()
