@@ -58,11 +58,21 @@ PLANTED = {
                     continue
 """,
     ),
+    "at_misses_its_moment": (
+        "_history.py",
+        """    seen = bisect_right(moments(index), moment)
+""",
+        """    seen = bisect_left(moments(index), moment)
+""",
+    ),
 }
 """Bugs of mutation/planted/: merge leaves out a key whose latest version is a removal
 (its one removed version must stay: docs/semantics.md, Merge); keys() of an old snapshot
-leaves out a key removed after it began. Each: the lines after which its code goes."""
-SHRUNK = {"merge_drops_removals": ("merge", 4), "keys_old_snapshot_removed": ("keys", 8)}
+leaves out a key removed after it began. And one of history: `at(T)` leaves out the
+transactions committed at T itself (docs/history.md). Each: the lines after which its
+code goes."""
+SHRUNK = {"merge_drops_removals": ("merge", 4), "keys_old_snapshot_removed": ("keys", 8),
+          "at_misses_its_moment": ("last_updated", 5)}  # fmt: skip
 """The last step of each bug's shrunk trace, and at most how many steps it has."""
 
 
@@ -257,6 +267,16 @@ def test_the_in_process_port_passes_some_traces() -> None:
     port = LocalPort()
     for path in FILES[::25]:
         assert run_trace(port, load(path)) is None, path.stem
+
+
+def test_the_in_process_port_passes_the_history_traces_and_they_shrink_back() -> None:
+    port = LocalPort()
+    history = [path for path in FILES if path.stem.startswith("history-")]
+    assert history
+    for path in history:
+        trace = load(path)
+        assert run_trace(port, trace) is None, path.stem
+        assert recorded(case_of(trace), trace["name"], trace["description"]) == trace
 
 
 def test_every_trace_is_its_own_program_recorded_again() -> None:

@@ -194,10 +194,10 @@ def test_the_recorder_leaves_out_what_a_trace_cannot_say() -> None:
 
 def test_a_trace_of_another_format_is_refused() -> None:
     trace = json.loads(dumps(seed_example()))
-    trace["format"] = "assemblage-kv-trace/2"
+    trace["format"] = "assemblage-kv-trace/3"
     with pytest.raises(TraceError):
         check(trace)
-    assert FORMAT == "assemblage-kv-trace/1"
+    assert FORMAT == "assemblage-kv-trace/1"  # tests/test_history_traces.py: /2
 
 
 # --- cases the first corpus found the model and the implementation disagreeing on ---------

@@ -31,7 +31,7 @@ from assemblage_kv_oracle.crashes.planted import PLANTED, seams_named
 from assemblage_kv_oracle.crashes.reproducer import replay, shrink, write_reproducer
 from assemblage_kv_oracle.crashes.run import LAYOUTS
 from assemblage_kv_oracle.program import TraceError
-from assemblage_kv_oracle.trace_format import FORMAT, dumps, load, trace_files
+from assemblage_kv_oracle.trace_format import FORMATS, dumps, load, trace_files
 from assemblage_kv_oracle.traces import Mismatch, Storage, Target
 
 PROG = "python -m assemblage_kv_oracle"
@@ -276,7 +276,7 @@ def _record(out: Path, seed: int, count: int) -> int:
 
 def _is_trace(path: Path) -> bool:
     try:
-        return bool(load(path)["format"] == FORMAT)
+        return load(path)["format"] in FORMATS
     except TraceError:
         return False
 

@@ -128,20 +128,21 @@ class ModelStore:
         return ModelTransaction(self, spec.begin(self.log, self.clock()))
 
     def merge(self, *, keep_since: object = None, keep_last: object = None) -> None:
-        self._open()
+        """The arguments are checked first, even on a closed store (docs/history.md)."""
         for value in (keep_since, keep_last):
             if value is not None and type(value) is not int:
                 raise ModelError("InvalidArgument")
         if keep_last is not None and keep_last < 1:  # type: ignore[operator]
             raise ModelError("InvalidArgument")
+        self._open()
         self.log = spec.merge(self.log, keep_since, keep_last)  # type: ignore[arg-type]
         self.generation += 1
 
     def at(self, moment: object) -> ModelTransaction:
         """A read-only snapshot as of `moment` (spec.at)."""
-        self._open()
         if type(moment) is not int:
             raise ModelError("InvalidArgument")
+        self._open()
         try:
             snapshot = spec.at(self.log, moment)
         except spec.HistoryUnavailable:
@@ -150,8 +151,10 @@ class ModelStore:
 
     def changes(self, since: object = 0, *, after_offset: object = None) -> list[ModelChange]:
         """The change feed (spec.changes), with the byte offsets of the encoded log."""
+        if type(since) is not int:
+            raise ModelError("InvalidArgument")
         self._open()
-        if type(since) is not int or (after_offset is not None and type(after_offset) is not int):
+        if after_offset is not None and type(after_offset) is not int:
             raise ModelError("InvalidArgument")
         bounds = (*(t.start for t in spec.transactions(self.log)), len(self.log))
         offset_of = {p: len(spec_memo.encode_log(self.log[:p])) for p in bounds}

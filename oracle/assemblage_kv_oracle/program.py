@@ -15,15 +15,28 @@ START = 1_700_000_000_000
 """The clock's first reading in recorded traces (ms): 2023-11-14."""
 
 TX_OPS = frozenset(
-    {"insert", "remove", "get", "get_unremoved", "versions", "get_version", "keys",
-     "last_updated", "commit", "abort"}
+    {
+        "insert",
+        "remove",
+        "get",
+        "get_unremoved",
+        "versions",
+        "get_version",
+        "keys",
+        "last_updated",
+        "commit",
+        "abort",
+    }
 )
 OPS = (
     "begin", "insert", "remove", "get", "get_unremoved", "versions", "get_version", "keys",
     "last_updated", "commit", "abort", "merge", "log_size", "close", "reopen", "open_second",
-    "clock",
+    "clock", "at", "changes",
 )  # fmt: skip
 KEYED = frozenset({"insert", "remove", "get", "get_unremoved", "versions", "get_version"})
+HISTORY_OPS = frozenset({"at", "changes"})
+"""History's ops (docs/history.md); with them, `merge` keeping history (`keep_since`,
+`keep_last`) is a history call too."""
 
 
 class TraceError(ValueError):
@@ -38,6 +51,12 @@ class Op:
     `index`-th of `versions(slot, key)` (modulo their number), or, with `source`, the
     `index`-th version returned by the earlier `versions` op at that position of the
     program. `clock` sets the clock to `ms`.
+
+    History (docs/history.md): `at` begins transaction `tx` as a read-only snapshot as of
+    `ms`; `changes` reads the change feed from `since` after `after_offset`, or, with
+    `resume`, after the `end` of the `resume`-th change (modulo their number) of the feed
+    as it is then (0 if it is empty); `merge` keeps history with `keep_since` and
+    `keep_last`.
     """
 
     name: str
@@ -48,6 +67,11 @@ class Op:
     index: int = 0
     source: int | None = None
     ms: int = 0
+    since: int = 0
+    after_offset: int | None = None
+    resume: int | None = None
+    keep_since: int | None = None
+    keep_last: int | None = None
 
     def __post_init__(self) -> None:
         if self.name not in OPS:
@@ -95,7 +119,6 @@ def expressible(x: Any) -> str | None:
         return text if encode_hex(decode_hex(text)) == text else None
     except (TypeError, ValueError, OverflowError):
         return None
-
 
 
 class Clock:

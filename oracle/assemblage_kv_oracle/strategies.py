@@ -61,11 +61,14 @@ CLOCK_MOVES = [0, 0, 1, 7, -5, 10**6, -(10**6)]
 """Standing still is common (commits share timestamps); it also jumps and goes back."""
 CLOCK_EDGES = [-1, 0, 2**48 - 1, 2**48]
 """Readings at and past the ends of a 6-byte timestamp: a commit outside them fails."""
+MOMENT_SHIFTS = [0, 0, -1, 1, -7, -(10**6)]
+"""How far from the clock's reading a moment of history lies: at a commit's timestamp
+(the clock often stands still), one off it, before the history a merge kept."""
 
 _KINDS = {
     "begin": 4, "insert": 6, "update": 5, "remove": 2, "get": 3, "get_unremoved": 1,
     "versions": 2, "get_version": 3, "keys": 2, "last_updated": 1, "commit": 6, "abort": 1,
-    "merge": 1, "log_size": 1, "reopen": 1, "close": 1, "clock": 2,
+    "merge": 1, "log_size": 1, "reopen": 1, "close": 1, "clock": 2, "at": 2, "changes": 1,
 }  # fmt: skip
 _TX_KINDS = {"insert", "update", "remove", "get", "get_unremoved", "versions", "get_version",
              "keys", "last_updated", "commit", "abort"}  # fmt: skip
@@ -76,8 +79,10 @@ kinds: st.SearchStrategy[str] = st.sampled_from([k for k, n in _KINDS.items() fo
 def programs(draw: st.DrawFn, min_size: int = 10, max_size: int = 40) -> list[Op]:
     """A program of `Op`s for the trace recorder: a few transactions at once, mostly on
     open ones, sometimes on finished, expired or closed ones (their errors), with
-    merges, reopens, a closed store and clock moves. "update" is a read then a write of
-    one key, which is what makes commits conflict. Open transactions commit at the end."""
+    merges, reopens, a closed store and clock moves; and history: snapshots as of a
+    moment near the clock's reading (`at`, read-only: their writes are refused), the
+    change feed, merges that keep history. "update" is a read then a write of one key,
+    which is what makes commits conflict. Open transactions commit at the end."""
     size = draw(st.integers(min_size, max_size))
     ops: list[Op] = []
     live: list[int] = []  # begun on an open store, not finished, not expired
@@ -85,9 +90,9 @@ def programs(draw: st.DrawFn, min_size: int = 10, max_size: int = 40) -> list[Op
     closed = False
     now = CLOCK_START
 
-    def begin() -> int:
+    def begin(kind: str = "begin") -> int:
         nonlocal begun
-        ops.append(Op("begin", tx=begun))
+        ops.append(Op(kind, tx=begun, ms=moment() if kind == "at" else 0))
         if not closed:
             live.append(begun)
         begun += 1
@@ -102,6 +107,22 @@ def programs(draw: st.DrawFn, min_size: int = 10, max_size: int = 40) -> list[Op
 
     def slot() -> int:
         return draw(bad_slots if draw(st.integers(0, 19)) == 0 else slots)
+
+    def moment() -> int:
+        return now + draw(st.sampled_from(MOMENT_SHIFTS))
+
+    def history(kind: str) -> Op:
+        """`changes` from the start or a moment, resumed now and then (or at an offset no
+        transaction ends at); a merge that keeps history half the time."""
+        if kind == "changes":
+            since = moment() if draw(st.booleans()) else 0
+            resume, after = draw(st.sampled_from([(None, None)] * 3 + [(0, None), (1, None),
+                                                                      (None, 1)]))  # fmt: skip
+            return Op("changes", since=since, resume=resume, after_offset=after)
+        keep = draw(st.integers(0, 5))  # 0-2: the default merge
+        keep_since = moment() if keep in (3, 5) else None
+        keep_last = draw(st.sampled_from([1, 2, 0])) if keep >= 4 else None
+        return Op("merge", keep_since=keep_since, keep_last=keep_last)
 
     while len(ops) < size:
         kind = "reopen" if closed and draw(st.booleans()) else draw(kinds)
@@ -128,6 +149,12 @@ def programs(draw: st.DrawFn, min_size: int = 10, max_size: int = 40) -> list[Op
                 ops.append(Op(kind, tx=tx))
         elif kind == "begin":
             begin()
+        elif kind == "at":  # and a first read, while the snapshot is still the past's
+            tx = begin("at")
+            read = draw(st.sampled_from(["get", "keys", "last_updated"]))
+            ops.append(Op(read, tx=tx, slot=0, key=draw(st.sampled_from(KEY_POOL))))
+        elif kind == "changes":
+            ops.append(history(kind))
         elif kind == "clock":
             if draw(st.integers(0, 9)) == 0:
                 ops.append(Op("clock", ms=draw(st.sampled_from(CLOCK_EDGES))))
@@ -135,7 +162,7 @@ def programs(draw: st.DrawFn, min_size: int = 10, max_size: int = 40) -> list[Op
                 now += draw(st.sampled_from(CLOCK_MOVES))
                 ops.append(Op("clock", ms=now))
         else:  # merge, log_size, reopen, close
-            ops.append(Op(kind))
+            ops.append(history(kind) if kind == "merge" else Op(kind))
             if kind in ("merge", "reopen", "close"):
                 live.clear()
             closed = kind == "close" or (closed and kind != "reopen")

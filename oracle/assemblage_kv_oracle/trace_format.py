@@ -8,19 +8,26 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
-from assemblage_kv_oracle.program import TraceError
+from assemblage_kv_oracle.program import HISTORY_OPS, TraceError
 
 FORMAT = "assemblage-kv-trace/1"
+"""The first format. A trace without history steps still states it, so that a replayer
+written for it keeps reading every such trace, and refuses the others by their format."""
+HISTORY_FORMAT = "assemblage-kv-trace/2"
+"""The first format plus history (docs/history.md): the steps `at` and `changes`, and
+`merge` with `keep_since` or `keep_last`. A trace states it only if it has such a step."""
+FORMATS = (FORMAT, HISTORY_FORMAT)
 ANSWERING = frozenset(
-    {"get", "get_unremoved", "get_version", "versions", "keys", "last_updated", "log_size"}
-)
+    {"get", "get_unremoved", "get_version", "versions", "keys", "last_updated", "log_size",
+     "changes"}
+)  # fmt: skip
 CHECKPOINTED = frozenset({"commit", "merge", "reopen"})
 """After these steps (and after the last one) a recorded trace states the whole log."""
 
 ERRORS = (
     "TransactionConflict", "SnapshotExpired", "TransactionClosed", "StoreClosed",
     "StoreLocked", "CorruptStore", "NotAStore", "LimitExceeded", "InvalidArgument",
-    "StorageError",
+    "ReadOnlyStore", "HistoryUnavailable", "StorageError",
 )  # fmt: skip
 """Every error the store raises on purpose; traces use all but StorageError (docs)."""
 
@@ -35,7 +42,11 @@ class Step(TypedDict):
     value: NotRequired[str]  # MessagePack, hex
     index: NotRequired[int]  # get_version: which of the versions
     from_step: NotRequired[int]  # get_version: whose versions (default: versions() now)
-    ms: NotRequired[int]  # clock: the new reading
+    ms: NotRequired[int]  # clock: the new reading; at: the moment
+    since: NotRequired[int]  # changes: the earliest commit timestamp
+    after_offset: NotRequired[int | None]  # changes: where to resume (null: from the start)
+    keep_since: NotRequired[int]  # merge: keep history from this moment on
+    keep_last: NotRequired[int]  # merge: keep the last versions of each key
     result: NotRequired[Any]
     error: NotRequired[str]
     log: NotRequired[str]  # checkpoint: the whole log after the step, hex
@@ -67,15 +78,27 @@ _STEP_FIELDS = {
     "versions": {"tx", "slot", "key"}, "get_version": {"tx", "slot", "key", "index"},
     "keys": {"tx", "slot"}, "last_updated": {"tx"}, "commit": {"tx"}, "abort": {"tx"},
     "merge": set(), "log_size": set(), "close": set(), "reopen": set(),
-    "open_second": set(), "clock": {"ms"},
+    "open_second": set(), "clock": {"ms"}, "at": {"tx", "ms"},
+    "changes": {"since", "after_offset"},
 }  # fmt: skip
-_OPTIONAL_FIELDS = {"result", "error", "log", "from_step"}
+_OPTIONAL_FIELDS = {"result", "error", "log"}
+_OPTIONAL_FIELDS_OF = {"get_version": {"from_step"}, "merge": {"keep_since", "keep_last"}}
+
+
+def is_history(step: Step) -> bool:
+    """Whether the step needs the history format: `at`, `changes`, a merge keeping history."""
+    return step["op"] in HISTORY_OPS or "keep_since" in step or "keep_last" in step
+
+
+def format_of(steps: Iterable[Step]) -> str:
+    """The first format that can state these steps."""
+    return HISTORY_FORMAT if any(map(is_history, steps)) else FORMAT
 
 
 def check(trace: Trace) -> None:
     """TraceError unless the trace has the fields docs/traces.md gives it."""
-    if not isinstance(trace, dict) or trace.get("format") != FORMAT:
-        raise TraceError(f"not a trace of format {FORMAT!r}")
+    if not isinstance(trace, dict) or trace.get("format") not in FORMATS:
+        raise TraceError(f"not a trace of a format this replayer reads ({', '.join(FORMATS)})")
     for field in ("name", "description", "clock", "log", "open", "steps"):
         if field not in trace:
             raise TraceError(f"trace without {field!r}")
@@ -86,8 +109,12 @@ def check(trace: Trace) -> None:
         if needed is None:
             raise TraceError(f"{trace['name']}: step {n} has no known op")
         fields = set(step) - {"op"}
-        if not needed <= fields or fields - needed - _OPTIONAL_FIELDS:
+        optional = _OPTIONAL_FIELDS | _OPTIONAL_FIELDS_OF.get(step["op"], set())
+        if not needed <= fields or fields - needed - optional:
             raise TraceError(f"{trace['name']}: step {n} ({step['op']}) has fields {fields}")
+        if trace["format"] == FORMAT and is_history(step):
+            raise TraceError(f"{trace['name']}: step {n} ({step['op']}) needs the format "
+                             f"{HISTORY_FORMAT!r}")  # fmt: skip
 
 
 def dumps(trace: Trace) -> str:

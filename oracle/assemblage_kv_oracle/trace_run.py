@@ -37,8 +37,10 @@ class ModelBackend:
         data = self.log()
         store = ModelStore.from_bytes(data, clock)
         if not data.startswith(store.encoded()):
-            raise TraceError("the starting log is not as this project writes logs (minimal "
-                             "size fields): the bytes after opening cannot be stated")
+            raise TraceError(
+                "the starting log is not as this project writes logs (minimal "
+                "size fields): the bytes after opening cannot be stated"
+            )
         self.store = store
         return store
 
@@ -124,6 +126,24 @@ def _value_answer(value: Any) -> str | None:
     return None if value is NOTHING else encode_hex(value)
 
 
+def _write_answer(write: Any) -> dict[str, Any]:
+    """A `kv.Write`, or the model's (slot, key, value, removed), in its trace form."""
+    if isinstance(write, tuple):
+        slot, key, value, removed = write
+    else:
+        slot, key, value, removed = write.slot, write.key, write.value, write.removed
+    return {"slot": slot, "key": encode_hex(key),
+            "value": None if removed else encode_hex(value), "removed": removed}  # fmt: skip
+
+
+def _changes_answer(changes: Iterable[Any]) -> list[dict[str, Any]]:
+    return [
+        {"timestamp": c.timestamp, "offset": c.offset, "end": c.end,
+         "writes": [_write_answer(w) for w in c.writes]}
+        for c in changes
+    ]  # fmt: skip
+
+
 def _versions_answer(versions: Iterable[Any]) -> list[dict[str, Any]]:
     return [
         {"timestamp": v.timestamp, "is_removed": v.is_removed, "is_committed": v.is_committed}
@@ -156,17 +176,23 @@ class Run:
     def run(self, n: int, step: Step) -> Outcome:
         """Step n; errors of the store's hierarchy are outcomes, anything else raises."""
         op = step["op"]
-        if op == "begin":
+        if op in ("begin", "at"):
             if step.get("tx") in self.txs:
                 raise TraceError(f"transaction {step.get('tx')!r} began twice")
-            error, tx = outcome(self.store.current)
+            start = self.store.current if op == "begin" else lambda: self.store.at(step["ms"])
+            error, tx = outcome(start)
             if error is None:
                 self.txs[step["tx"]] = tx
             return error, None
         if op in TX_OPS:
             return self._tx_call(n, op, self.tx(step), step)
         if op == "merge":
-            return outcome(self.store.merge)[0], None
+            keep = {"keep_since": step.get("keep_since"), "keep_last": step.get("keep_last")}
+            return outcome(lambda: self.store.merge(**keep))[0], None
+        if op == "changes":
+            since, after = step["since"], step["after_offset"]
+            error, found = outcome(lambda: list(self.store.changes(since, after_offset=after)))
+            return error, None if error else _changes_answer(found)
         if op == "log_size":
             return outcome(self.store.log_size)
         if op == "close":

@@ -28,7 +28,15 @@ from assemblage_kv_oracle.program import (
     decode_hex,
     expressible,
 )
-from assemblage_kv_oracle.trace_format import ANSWERING, CHECKPOINTED, FORMAT, Step, Trace, check
+from assemblage_kv_oracle.trace_format import (
+    ANSWERING,
+    CHECKPOINTED,
+    FORMAT,
+    Step,
+    Trace,
+    check,
+    format_of,
+)
 from assemblage_kv_oracle.trace_run import (
     Backend,
     FileBackend,
@@ -41,12 +49,40 @@ from assemblage_kv_oracle.trace_run import (
 
 # --- recording -----------------------------------------------------------------------------
 
+BEGINS = frozenset({"begin", "at"})
+"""The ops that start the transaction they name."""
+
+
+def _is_int(x: Any) -> bool:
+    return type(x) is int
+
+
+def _history_fields(op: Op, step: Step) -> Step | None:
+    """The step with the fields of `at`, `changes` and a merge keeping history; None if
+    one is not an int (refused, with no effect)."""
+    if op.name == "at":
+        if not _is_int(op.ms):
+            return None
+        step["ms"] = op.ms
+    if op.name == "changes":
+        if not _is_int(op.since) or not (op.after_offset is None or _is_int(op.after_offset)):
+            return None
+        step["since"], step["after_offset"] = op.since, op.after_offset
+    if op.name == "merge":
+        if not all(x is None or _is_int(x) for x in (op.keep_since, op.keep_last)):
+            return None
+        if op.keep_since is not None:
+            step["keep_since"] = op.keep_since
+        if op.keep_last is not None:
+            step["keep_last"] = op.keep_last
+    return step
+
 
 def step_of(op: Op, position: int, steps_of_ops: dict[int, int]) -> Step | None:
     """The step for op `position` of a program, arguments in their trace form (a source
     named by the step number `steps_of_ops` gives it); None if a trace cannot say it."""
     step: Step = {"op": op.name}
-    if op.name in TX_OPS or op.name == "begin":
+    if op.name in TX_OPS or op.name in BEGINS:
         step["tx"] = op.tx
     if op.name in KEYED or op.name == "keys":
         if type(op.slot) is not int or not -(2**63) <= op.slot < 2**63:
@@ -70,6 +106,17 @@ def step_of(op: Op, position: int, steps_of_ops: dict[int, int]) -> Step | None:
         step["index"] = op.index
     if op.name == "clock":
         step["ms"] = op.ms
+    return _history_fields(op, step)
+
+
+def _resumed(op: Op, step: Step, run: Run) -> Step:
+    """A changes step that resumes after a change of the feed as it is now: the `end` of
+    change number `resume` (modulo their number), or 0 if there is none."""
+    if op.resume is None:
+        return step
+    error, found = outcome(lambda: run.store.changes(step["since"]))
+    if error is None:
+        step["after_offset"] = found[op.resume % len(found)].end if found else 0
     return step
 
 
@@ -100,14 +147,16 @@ def record(
 ) -> Trace:
     """Run the program on the model and write down every answer the spec gives.
 
-    Ops a trace cannot express are left out: calls on a transaction whose `begin` did
-    not succeed, slots that are not ints, keys and values without a MessagePack
-    encoding (all of them calls that fail with no effect). A `get_version` whose key
-    has no versions becomes a `versions` step.
+    Ops a trace cannot express are left out: calls on a transaction whose `begin` (or
+    `at`) did not succeed, slots, moments and offsets that are not ints, keys and values
+    without a MessagePack encoding (all of them calls that fail with no effect). A
+    `get_version` whose key has no versions becomes a `versions` step; a `changes` with
+    `resume` states the offset it resumes after. The format is the first that can state
+    the steps (trace_format.format_of).
     """
     run = Run(ModelBackend(log), clock)
     trace: Trace = {
-        "format": FORMAT,
+        "format": FORMAT,  # or the history format, once the steps are known
         "name": name,
         "description": description,
         "clock": clock,
@@ -127,10 +176,12 @@ def record(
     steps_of_ops: dict[int, int] = {}
     for position, op in enumerate(ops):
         step = step_of(op, position, steps_of_ops)
-        if step is None or ("tx" in step and op.name != "begin" and op.tx not in run.txs):
+        if step is None or ("tx" in step and op.name not in BEGINS and op.tx not in run.txs):
             continue
         if op.name == "get_version":
             step = _index_in_range(op, position, step, run)
+        if op.name == "changes":
+            step = _resumed(op, step, run)
         error, answer = run.run(len(steps), step)
         if error is not None:
             step["error"] = error
@@ -142,6 +193,7 @@ def record(
         steps.append(step)
     if steps and "log" not in steps[-1]:
         steps[-1]["log"] = run.backend.log().hex()
+    trace["format"] = format_of(steps)
     return trace
 
 
@@ -174,7 +226,8 @@ def describe(step: Step) -> str:
     """A step as a call, for messages: `insert(tx=0, slot=0, key="a161", value="01")`."""
     args = ", ".join(
         f"{field}={_short(step[field])}"
-        for field in ("tx", "slot", "key", "value", "index", "from_step", "ms")
+        for field in ("tx", "slot", "key", "value", "index", "from_step", "ms", "since",
+                      "after_offset", "keep_since", "keep_last")
         if field in step
     )
     return f"{step['op']}({args})"

@@ -17,7 +17,7 @@ from assemblage_kv_oracle.traces import Mismatch, record
 Case = tuple[bytes, int, list[Op]]
 """A starting log, the clock's first reading, and the program run on it."""
 
-TX_NAMED = TX_OPS | {"begin"}
+TX_NAMED = TX_OPS | {"begin", "at"}
 """The ops that name a transaction by its `tx`."""
 ATTEMPTS = 400
 """At most this many candidate programs are tried (each one a run on the port)."""
@@ -33,6 +33,8 @@ def program_of(trace: Trace) -> list[Op]:
             key=decode_hex(step["key"]) if keyed else None,
             value=decode_hex(step["value"]) if step["op"] == "insert" else None,
             index=step.get("index", 0), source=step.get("from_step"), ms=step.get("ms", 0),
+            since=step.get("since", 0), after_offset=step.get("after_offset"),
+            keep_since=step.get("keep_since"), keep_last=step.get("keep_last"),
         ))  # fmt: skip
     return ops
 

@@ -7,13 +7,13 @@ from the spec: `scenario_traces` records each program on the model.
 
 from __future__ import annotations
 
-from assemblage_kv_oracle.scenarios import lifecycle, snapshots
+from assemblage_kv_oracle.scenarios import history, lifecycle, snapshots
 from assemblage_kv_oracle.scenarios.opening import open_scenarios
 from assemblage_kv_oracle.scenarios.steps import SCENARIOS, Scenario
 from assemblage_kv_oracle.trace_format import Trace
 from assemblage_kv_oracle.traces import record
 
-REGISTERED = (snapshots, lifecycle)
+REGISTERED = (snapshots, lifecycle, history)
 """The modules whose scenarios register themselves, in corpus order."""
 
 

@@ -89,3 +89,16 @@ def scenario(build: Callable[[], Scenario]) -> Callable[[], Scenario]:
     """Register a scenario: the corpus holds every registered one."""
     SCENARIOS.append(build)
     return build
+
+
+def at(tx: int, ms: int) -> Op:
+    """A read-only snapshot as of `ms`, named `tx` (docs/history.md)."""
+    return Op("at", tx=tx, ms=ms)
+
+
+def changes(since: int = 0, after_offset: int | None = None, resume: int | None = None) -> Op:
+    return Op("changes", since=since, after_offset=after_offset, resume=resume)
+
+
+def merge(keep_since: int | None = None, keep_last: int | None = None) -> Op:
+    return Op("merge", keep_since=keep_since, keep_last=keep_last)
