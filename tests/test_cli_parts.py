@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,13 @@ from hypothesis import strategies as st
 import assemblage_kv as kv
 from assemblage_kv import cli
 from assemblage_kv.cli import main
-from assemblage_kv.cli._common import write_new_file
+from assemblage_kv.cli._common import parse_time, write_new_file
 from assemblage_kv.cli._jsonvalues import from_json, to_json
 from assemblage_kv.cli._logwalk import Intact, _first_intact, transaction_at, walk
 from assemblage_kv.cli._progress import ProgressBar
 from assemblage_kv_oracle.strategies import damaged, store_files, values
+
+from doc_blocks import ROOT, Block, fenced_blocks
 
 
 @given(values)
@@ -81,7 +84,8 @@ def test_walk_resumes_after_each_damaged_spot(tmp_path: Path) -> None:
     result = walk(bytes(damaged), "damaged")
     assert [t.start for t in result.intact] == [starts[0], starts[2], starts[3], starts[5]]
     assert [(gap.start, gap.end) for gap in result.dropped] == [
-        (starts[1], starts[2]), (starts[4], starts[5])
+        (starts[1], starts[2]),
+        (starts[4], starts[5]),
     ]
     assert result.opening.outcome == "corrupt" and result.opening.end == starts[1]
 
@@ -143,8 +147,11 @@ def test_the_fast_search_for_an_intact_transaction_is_the_plain_one(
     """`_first_intact` (memoised runs, CRCs compared in linear time) answers as trying
     every offset in turn would."""
     plain = next(
-        (start for start in range(begin, len(data))
-         if isinstance(transaction_at(data, start), Intact)),
+        (
+            start
+            for start in range(begin, len(data))
+            if isinstance(transaction_at(data, start), Intact)
+        ),
         None,
     )
     assert _first_intact(data, begin) == plain
@@ -199,3 +206,93 @@ def test_a_new_file_is_whole_or_absent(tmp_path: Path) -> None:
     assert write_new_file(target, [b"ab", b"cd"], ".partial") == 2
     assert [path.name for path in tmp_path.iterdir()] == ["new.aeon"]
     assert Path(target).read_bytes() == b"abcd"
+
+
+DAY = 86_400_000
+NINE_AM = 1_767_258_000_000  # 2026-01-01T09:00:00Z
+
+
+class _DayPerCommand:
+    """The clock of docs/cli.md's examples: each command runs a day after the one
+    before, at 09:00 UTC, and time stands still while it runs."""
+
+    def __init__(self) -> None:
+        self.now = NINE_AM - DAY
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def _commands(block: Block) -> list[tuple[list[str], str]]:
+    """The `$ assemblage-kv ...` lines of a console block, each with what it prints."""
+    found: list[tuple[list[str], list[str]]] = []
+    for line in block.code.splitlines():
+        if line.startswith("$ "):
+            words = shlex.split(line[2:])
+            assert words[0] == "assemblage-kv", f"{block.where}: {line}"
+            found.append((words[1:], []))
+        else:
+            found[-1][1].append(line)
+    return [(words, "".join(f"{text}\n" for text in shown)) for words, shown in found]
+
+
+def test_the_console_examples_of_cli_md(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every ```console block of docs/cli.md not marked `<!-- not run: ... -->` runs, in
+    order, in one empty folder, and prints what it shows (paths under tests/ are the
+    repository's)."""
+    monkeypatch.chdir(tmp_path)
+    clock = _DayPerCommand()
+    ran = 0
+    for block in fenced_blocks(ROOT / "docs" / "cli.md", "console"):
+        if block.not_run is not None:
+            continue
+        for words, shown in _commands(block):
+            clock.now += DAY
+            arguments = [str(ROOT / word) if word.startswith("tests/") else word for word in words]
+            out, err = io.StringIO(), io.StringIO()
+            main(arguments, out, err, clock=clock)
+            assert (out.getvalue(), err.getvalue()) == (shown, ""), f"{block.where}: {words}"
+            ran += 1
+    assert ran >= 8
+
+
+@pytest.mark.parametrize(
+    ("text", "before"),
+    [
+        ("45s", 45_000),
+        ("30m", 1_800_000),
+        ("12h", 43_200_000),
+        ("7d", 7 * DAY),
+        ("1w", 7 * DAY),
+        ("0s", 0),
+    ],
+)
+def test_a_duration_counts_back_from_the_clock(text: str, before: int) -> None:
+    assert parse_time(text, lambda: NINE_AM) == NINE_AM - before
+
+
+@pytest.mark.parametrize("text", ["7x", "7D", "d", "-7d", "1.5h", "7 d", "7d ago", ""])
+def test_what_is_not_a_time_is_refused(text: str) -> None:
+    with pytest.raises(kv.InvalidArgument, match="is not a time"):
+        parse_time(text, lambda: NINE_AM)
+
+
+def test_merge_keeps_the_history_a_duration_asks_for(tmp_path: Path) -> None:
+    """Through `main`, with the clock it is given: writes a day apart, then a merge at
+    day 9 keeping 3 days keeps the versions of days 6 to 9."""
+    path = str(tmp_path / "s.aeon")
+    clock = _DayPerCommand()
+    for day in range(10):
+        clock.now = NINE_AM + day * DAY
+        assert main(["put", path, '"k"', str(day)], io.StringIO(), io.StringIO(), clock=clock) == 0
+    out = io.StringIO()
+    assert (
+        main(["merge", path, "--keep-since", "3d"], io.StringIO(), io.StringIO(), clock=clock) == 0
+    )
+    assert main(["changes", path, "--since", "1d", "--json"], out, io.StringIO(), clock=clock) == 0
+    assert [json.loads(line)["writes"][0]["value"] for line in out.getvalue().splitlines()] == [
+        8,
+        9,
+    ]
+    with kv.open(path, readonly=True) as store, store.current() as txn:
+        assert [txn.get_version(0, "k", v) for v in txn.versions(0, "k")] == [6, 7, 8, 9]

@@ -62,8 +62,7 @@ def check(args: argparse.Namespace, out: Output) -> int:
     out.line(f"{OPENING[result.opening.outcome]}")
     after = report["intact_transactions_after_damage"]
     if after:
-        out.line(f"{counted(after, 'intact transaction')} after the damage: `repair` keeps "
-                 "them")
+        out.line(f"{counted(after, 'intact transaction')} after the damage: `repair` keeps them")
     return 1
 
 
@@ -86,9 +85,11 @@ def repair(args: argparse.Namespace, out: Output) -> int:
         length = repaired.log_size()
     report = _report(result) | {"repaired": target, "repaired_bytes": length}
     out.document(report)
-    out.line(f"wrote {target}: {counted(len(result.intact), 'intact transaction')}, "
-             f"{length} bytes; "
-             f"{args.store} was not modified")
+    out.line(
+        f"wrote {target}: {counted(len(result.intact), 'intact transaction')}, "
+        f"{length} bytes; "
+        f"{args.store} was not modified"
+    )
     for gap in result.dropped:
         out.line(f"dropped {gap.end - gap.start} bytes at offset {gap.start}: {gap.reason}")
     return 0

@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from .._clock import Clock
 from .._errors import InvalidArgument, StorageError
 from .._filestorage import FileStorage
 from .._filesystem import FileSystem, OsFileSystem
@@ -28,24 +30,36 @@ def iso(ms: int | None) -> str | None:
 
 
 def counted(number: int, what: str) -> str:
-    """"1 key", "2 keys"."""
+    """ "1 key", "2 keys"."""
     return f"{number} {what}{'' if number == 1 else 's'}"
 
 
-def parse_time(text: str) -> int:
-    """`--at` and `--keep-since`: ms since the epoch, or an ISO 8601 time (UTC if no zone)."""
+DURATION = re.compile(r"(?P<count>[0-9]+)(?P<unit>[smhdw])")
+UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+
+def parse_time(text: str, now: Clock) -> int:
+    """`--at`, `--keep-since`, `--since`: ms since the epoch, an ISO 8601 time (UTC if no
+    zone), or a duration before `now()`: 45s, 30m, 12h, 7d, 1w."""
     if text.lstrip("-").isdigit():
         return int(text)
+    duration = DURATION.fullmatch(text)
+    if duration is not None:
+        moment = now() - int(duration["count"]) * UNIT_MS[duration["unit"]]
+        if moment < 0:
+            raise InvalidArgument(f"{text} before now is before the Unix epoch (1970)")
+        return moment
     try:
-        moment = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidArgument(
-            f"{text!r} is not a time: give ms since the Unix epoch, or an ISO 8601 time "
-            "such as 2026-01-31T12:00:00Z"
+            f"{text!r} is not a time: give ms since the Unix epoch, an ISO 8601 time "
+            "such as 2026-01-31T12:00:00Z, or a duration before now such as 45s, 30m, "
+            "12h, 7d or 1w"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return round(moment.timestamp() * 1000)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return round(parsed.timestamp() * 1000)
 
 
 class Output:
@@ -80,6 +94,7 @@ def opened(
     readonly: bool,
     create: bool = False,
     file_system: FileSystem | None = None,
+    clock: Clock | None = None,
 ) -> Iterator[KvStore]:
     """The store at `path`; a writer's recovery warnings become one line each on stderr.
 
@@ -92,9 +107,9 @@ def opened(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if file_system is None:
-            store = open_store(path, readonly=readonly)
+            store = open_store(path, readonly=readonly, clock=clock)
         else:
-            store = KvStore.open(FileStorage(path, file_system=file_system))
+            store = KvStore.open(FileStorage(path, file_system=file_system), clock=clock)
     for warning in caught:
         out.note(f"warning: {warning.message}")
     with store:

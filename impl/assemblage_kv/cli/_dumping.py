@@ -45,8 +45,9 @@ def dump(args: Any, out: Output) -> int:
         if isinstance(found, str):  # the store has just read these bytes as intact
             raise InvalidArgument(f"{args.store!r} changed while it was dumped: {found}")
         writes = [_write(data, *entry) for entry in found.entries]
-        lines.append(json.dumps({"timestamp": found.timestamp, "writes": writes},
-                                ensure_ascii=False))
+        lines.append(
+            json.dumps({"timestamp": found.timestamp, "writes": writes}, ensure_ascii=False)
+        )
         pos = found.end
         bar.update(pos)
     bar.finish()

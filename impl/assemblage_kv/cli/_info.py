@@ -34,8 +34,10 @@ def info(args: argparse.Namespace, out: Output) -> int:
     }
     out.document(document)
     out.line(f"store         {args.store}")
-    out.line(f"log           {counted(stats.log_bytes, 'byte')} ({stats.live_bytes} live, "
-             f"{stats.dead_bytes} dead)")
+    out.line(
+        f"log           {counted(stats.log_bytes, 'byte')} ({stats.live_bytes} live, "
+        f"{stats.dead_bytes} dead)"
+    )
     out.line(f"transactions  {stats.transactions}")
     out.line(f"keys          {stats.keys} live, {counted(stats.versions, 'version')}")
     for slot, count in sorted(stats.keys_per_slot.items()):

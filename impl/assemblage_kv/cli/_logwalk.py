@@ -142,8 +142,14 @@ def walk(data: bytes, name: str, progress: Progress | None = None) -> Walk:
                 progress(pos)
             continue
         if _unfinished_append(data[pos:]):
-            dropped.append(Dropped(pos, size, "an unfinished append: a commit interrupted "
-                                   "before it returned, so never acknowledged"))
+            dropped.append(
+                Dropped(
+                    pos,
+                    size,
+                    "an unfinished append: a commit interrupted "
+                    "before it returned, so never acknowledged",
+                )
+            )
             break
         resume = _resume_after(data, pos)
         dropped.append(Dropped(pos, size if resume is None else resume, found))
@@ -194,8 +200,9 @@ def _first_intact(data: bytes, begin: int) -> int | None:
         commit = chains.commit_after(start)
         if commit >= 0:
             spans.append((start, commit + 8, commit_fields(data, commit)[1]))
-    long_spans = [point for start, end, _ in spans if end - start > _DIRECT
-                  for point in (start, end)]
+    long_spans = [
+        point for start, end, _ in spans if end - start > _DIRECT for point in (start, end)
+    ]
     checker = _SpanChecker(data, long_spans) if long_spans else None
     view = memoryview(data)
     for start, end, crc in spans:

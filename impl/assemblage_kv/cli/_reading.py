@@ -15,7 +15,7 @@ def _transaction(store: KvStore, args: argparse.Namespace) -> Transaction:
     """The store now, or as of `--at`."""
     if args.at is None:
         return store.current()
-    return store.at(parse_time(args.at))
+    return store.at(parse_time(args.at, args.clock))
 
 
 def keys(args: argparse.Namespace, out: Output) -> int:
@@ -55,9 +55,15 @@ def history(args: argparse.Namespace, out: Output) -> int:
         return 1
     for timestamp, removed, value in rows:
         out.line(f"{iso(timestamp)}\t{'removed' if removed else show(value)}")
-    out.document([
-        {"timestamp": timestamp, "time": iso(timestamp), "removed": removed,
-         "value": None if removed else to_json(value)}
-        for timestamp, removed, value in rows
-    ])
+    out.document(
+        [
+            {
+                "timestamp": timestamp,
+                "time": iso(timestamp),
+                "removed": removed,
+                "value": None if removed else to_json(value),
+            }
+            for timestamp, removed, value in rows
+        ]
+    )
     return 0

@@ -14,7 +14,8 @@ from ._jsonvalues import parse_argument, show
 def put(args: argparse.Namespace, out: Output) -> int:
     key = parse_argument(args.key, "key")
     value = parse_argument(args.value, "value")
-    with opened(args.store, out, readonly=False, create=True) as store, store.current() as txn:
+    opening = opened(args.store, out, readonly=False, create=True, clock=args.clock)
+    with opening as store, store.current() as txn:
         txn.insert(args.slot, key, value)
     return 0
 
@@ -22,10 +23,11 @@ def put(args: argparse.Namespace, out: Output) -> int:
 def rm(args: argparse.Namespace, out: Output) -> int:
     key = parse_argument(args.key, "key")
     missing = object()
-    with opened(args.store, out, readonly=False) as store, store.current() as txn:
+    with opened(args.store, out, readonly=False, clock=args.clock) as store, store.current() as txn:
         if txn.get(args.slot, key, missing) is missing:
-            out.note(f"the key {show(key)} in slot {args.slot} is not in the store; "
-                     "nothing was written")
+            out.note(
+                f"the key {show(key)} in slot {args.slot} is not in the store; nothing was written"
+            )
             return 1
         txn.remove(args.slot, key)
     return 0
@@ -46,9 +48,11 @@ class _ReadsWatched(OsFileSystem):
 
 
 def merge(args: argparse.Namespace, out: Output) -> int:
-    keep_since = None if args.keep_since is None else parse_time(args.keep_since)
+    keep_since = None if args.keep_since is None else parse_time(args.keep_since, args.clock)
     file_system = _ReadsWatched()
-    with opened(args.store, out, readonly=False, file_system=file_system) as store:
+    with opened(
+        args.store, out, readonly=False, file_system=file_system, clock=args.clock
+    ) as store:
         before = store.log_size()
         bar = out.progress("merge", before)
         file_system.seen = bar.update
