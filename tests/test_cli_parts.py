@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 import assemblage_kv as kv
 from assemblage_kv import cli
-from assemblage_kv.cli import main
-from assemblage_kv.cli._common import parse_time, write_new_file
+from assemblage_kv.cli import _logwalk, main
+from assemblage_kv.cli._checking import Survey
+from assemblage_kv.cli._common import Output, parse_time, write_new_file
 from assemblage_kv.cli._jsonvalues import from_json, to_json
 from assemblage_kv.cli._logwalk import Intact, _first_intact, transaction_at, walk
 from assemblage_kv.cli._progress import ProgressBar
@@ -296,3 +297,23 @@ def test_merge_keeps_the_history_a_duration_asks_for(tmp_path: Path) -> None:
     ]
     with kv.open(path, readonly=True) as store, store.current() as txn:
         assert [txn.get_version(0, "k", v) for v in txn.versions(0, "k")] == [6, 7, 8, 9]
+
+
+@given(store_files.flatmap(damaged), st.integers(1, 64))
+def test_a_walk_in_small_chunks_says_what_a_walk_of_the_whole_log_says(
+    data: bytes, chunk: int
+) -> None:
+    """Whatever the window's size, the walk finds the same transactions and drops the
+    same spans for the same reasons; `check`'s opening, inferred from the walk where it
+    can be, is the store's own decision."""
+    whole = walk(data, "log")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_logwalk, "CHUNK", chunk)
+        assert walk(data, "log") == whole
+        survey = Survey(lambda offset, length: data[offset : offset + length], len(data), "log")
+        assert [
+            found.raw() for found in survey.walk(Output(False, io.StringIO(), io.StringIO()))
+        ] == [data[t.start : t.end] for t in whole.intact]
+        decided, refused = survey.opening()
+    assert decided == whole.opening
+    assert refused == sum(t.start >= decided.end for t in whole.intact)

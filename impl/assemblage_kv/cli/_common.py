@@ -17,6 +17,7 @@ from .._errors import InvalidArgument, StorageError
 from .._filestorage import FileStorage
 from .._filesystem import FileSystem, OsFileSystem
 from .._readonly import ReadOnlyFileStorage
+from .._recovery import Read
 from .._store import KvStore
 from .._store import open as open_store
 from ._progress import ProgressBar
@@ -116,11 +117,13 @@ def opened(
         yield store
 
 
-def read_log(path: str) -> bytes:
-    """All the bytes of the log at `path`, read without a lock and without writing."""
+@contextmanager
+def log_reader(path: str) -> Iterator[tuple[Read, int]]:
+    """How to read the log at `path` (`read(offset, length)`), and its size: without a
+    lock and without writing, a chunk at a time."""
     storage = ReadOnlyFileStorage(path)
     try:
-        return storage.read(0, storage.size())
+        yield storage.read, storage.size()
     finally:
         storage.close()
 
