@@ -314,6 +314,37 @@ def test_a_walk_in_small_chunks_says_what_a_walk_of_the_whole_log_says(
         assert [
             found.raw() for found in survey.walk(Output(False, io.StringIO(), io.StringIO()))
         ] == [data[t.start : t.end] for t in whole.intact]
-        decided, refused = survey.opening()
+        decided, refused = survey.opening(Output(False, io.StringIO(), io.StringIO()))
     assert decided == whole.opening
     assert refused == sum(t.start >= decided.end for t in whole.intact)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["info"], ["keys"], ["get", '"k0"'], ["history", '"k0"'], ["changes"], ["put", '"n"', "1"]],
+)
+def test_opening_a_store_draws_a_bar_on_a_terminal_only(command: list[str], tmp_path: Path) -> None:
+    """Opening reads the whole log: a big store takes seconds."""
+    path = str(tmp_path / "s.aeon")
+    _log(tmp_path, 20)
+    terminal, pipe = _Terminal(), io.StringIO()
+    assert main([command[0], path, *command[1:]], io.StringIO(), terminal) == 0
+    assert "\ropen [" in terminal.getvalue() and "100%" in terminal.getvalue()
+    assert main([command[0], path, *command[1:]], io.StringIO(), pipe) == 0
+    assert pipe.getvalue() == ""
+
+
+@pytest.mark.parametrize("command", ["changes", "dump", "keys"])
+def test_a_bar_beside_the_answer_is_drawn_only_if_the_answer_goes_elsewhere(
+    command: str, tmp_path: Path
+) -> None:
+    """These write their answer while their bar runs: into a file, the bar shows; on
+    the terminal the bar is on, it would break the lines, and the lines show progress."""
+    path = str(tmp_path / "s.aeon")
+    _log(tmp_path, 20)
+    to_file, to_terminal = io.StringIO(), _Terminal()
+    assert main([command, path], to_file, bar := _Terminal()) == 0
+    assert f"\r{command} [" in bar.getvalue()
+    assert main([command, path], to_terminal, no_bar := _Terminal()) == 0
+    assert f"\r{command} [" not in no_bar.getvalue()
+    assert to_terminal.getvalue() == to_file.getvalue()

@@ -11,16 +11,21 @@ import argparse
 from typing import Any
 
 from .._history import Change, Write
-from ._common import Output, iso, opened, parse_time
+from ._common import Output, ReadsWatched, iso, opened, parse_time
 from ._jsonvalues import show, to_json
 
 
 def changes(args: argparse.Namespace, out: Output) -> int:
     since = 0 if args.since is None else parse_time(args.since, args.clock)
-    with opened(args.store, out, readonly=True) as store:
-        for change in store.changes(since, after_offset=args.after_offset):
+    file_system = ReadsWatched()
+    with opened(args.store, out, readonly=True, watched=file_system) as store:
+        feed = store.changes(since, after_offset=args.after_offset)
+        bar = out.progress("changes", store.log_size(), beside_output=True)
+        file_system.seen = bar.update
+        for change in feed:
             out.line(_line(change))
             out.document(_document(change))
+        bar.finish()
     return 0
 
 

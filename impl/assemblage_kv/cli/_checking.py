@@ -12,7 +12,7 @@ from typing import Any
 from .._errors import InvalidArgument
 from .._recovery import Read
 from .._store import open as open_store
-from ._common import Output, counted, log_reader, write_new_file
+from ._common import Output, counted, log_reader, read_with, write_new_file
 from ._logwalk import UNFINISHED, Dropped, Found, Opening, opening, walk_log
 
 OPENING = {
@@ -48,7 +48,7 @@ class Survey:
             yield item
         bar.finish()
 
-    def opening(self) -> tuple[Opening, int]:
+    def opening(self, out: Output) -> tuple[Opening, int]:
         """What opening the log does, and how many intact transactions it refuses to
         read, once `walk` has run.
 
@@ -65,16 +65,20 @@ class Survey:
             return Opening(first.start, "unfinished append"), 0
         if not first.readable and self._after_first_damage:
             return Opening(first.start, "corrupt"), self._after_first_damage
-        decided = opening(self._read, self.size, self._name)
+        bar = out.progress("recovery", self.size)
+        decided = opening(read_with(bar, self._read), self.size, self._name)
+        bar.finish()
+        bar = out.progress("check", self.size)
         refused = sum(
             1
-            for item in walk_log(self._read, self.size)
+            for item in walk_log(self._read, self.size, bar.update)
             if isinstance(item, Found) and item.start >= decided.end
         )
+        bar.finish()
         return decided, refused
 
-    def report(self) -> dict[str, Any]:
-        decided, refused = self.opening()
+    def report(self, out: Output) -> dict[str, Any]:
+        decided, refused = self.opening(out)
         return {
             "bytes": self.size,
             "transactions": self.transactions,
@@ -94,7 +98,7 @@ def check(args: argparse.Namespace, out: Output) -> int:
         survey = Survey(read, size, args.store)
         for _ in survey.walk(out):
             pass
-        report = survey.report()
+        report = survey.report(out)
     out.document(report)
     intact = survey.transactions
     if not survey.dropped:
@@ -127,7 +131,7 @@ def repair(args: argparse.Namespace, out: Output) -> int:
     with log_reader(args.store) as (read, size):
         survey = Survey(read, size, args.store)
         write_new_file(target, (found.raw() for found in survey.walk(out)), ".partial")
-        report = survey.report()
+        report = survey.report(out)
     with open_store(target, readonly=True) as repaired:
         length = repaired.log_size()
     report |= {"repaired": target, "repaired_bytes": length}

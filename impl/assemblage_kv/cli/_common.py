@@ -7,7 +7,7 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -15,11 +15,10 @@ from typing import Any, TextIO
 from .._clock import Clock
 from .._errors import InvalidArgument, StorageError
 from .._filestorage import FileStorage
-from .._filesystem import FileSystem, OsFileSystem
+from .._filesystem import OsFileSystem
 from .._readonly import ReadOnlyFileStorage
 from .._recovery import Read
 from .._store import KvStore
-from .._store import open as open_store
 from ._progress import ProgressBar
 
 
@@ -83,8 +82,26 @@ class Output:
         """A remark on stderr (warnings the store gave, what a command did not do)."""
         print(f"assemblage-kv: {text}", file=self.stderr)
 
-    def progress(self, label: str, total: int) -> ProgressBar:
-        return ProgressBar(label, total, self.stderr, enabled=self.stderr.isatty())
+    def progress(self, label: str, total: int, *, beside_output: bool = False) -> ProgressBar:
+        """A bar on stderr if it is a terminal; not drawn if the command writes its
+        answer while the bar runs (`beside_output`) and stdout is that terminal too."""
+        drawn = self.stderr.isatty() and not (beside_output and self.stdout.isatty())
+        return ProgressBar(label, total, self.stderr, enabled=drawn)
+
+
+class ReadsWatched(OsFileSystem):
+    """The real file system, telling `seen` how far into a file reads have reached:
+    opening a store, a merge and the change feed read the log in order, so that is
+    their progress (a seam outside the store: its own code pays nothing for it)."""
+
+    def __init__(self) -> None:
+        self.seen: Callable[[int], None] | None = None
+
+    def pread(self, handle: int, offset: int, length: int) -> bytes:
+        data = super().pread(handle, offset, length)
+        if self.seen is not None:
+            self.seen(offset + len(data))
+        return data
 
 
 @contextmanager
@@ -94,10 +111,12 @@ def opened(
     *,
     readonly: bool,
     create: bool = False,
-    file_system: FileSystem | None = None,
     clock: Clock | None = None,
+    watched: ReadsWatched | None = None,
 ) -> Iterator[KvStore]:
-    """The store at `path`; a writer's recovery warnings become one line each on stderr.
+    """The store at `path`, with a progress bar while it opens (it reads the whole log);
+    a writer's recovery warnings become one line each on stderr. Reads go through
+    `watched`, if given, for the caller's own bar.
 
     Only `put` creates a store (`create`): a writer command on a mistyped path must not
     leave an empty store there."""
@@ -105,16 +124,33 @@ def opened(
         raise StorageError(
             f"there is no store at {path!r}: check the path (only `put` creates a store)"
         )
+    file_system = ReadsWatched() if watched is None else watched
+    bar = out.progress("open", os.path.getsize(path) if os.path.isfile(path) else 0)
+    file_system.seen = bar.update
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if file_system is None:
-            store = open_store(path, readonly=readonly, clock=clock)
+        if readonly:
+            reader = ReadOnlyFileStorage(path, file_system=file_system)
+            store = KvStore.open(reader, clock=clock, readonly=True)
         else:
             store = KvStore.open(FileStorage(path, file_system=file_system), clock=clock)
+    file_system.seen = None
+    bar.finish()
     for warning in caught:
         out.note(f"warning: {warning.message}")
     with store:
         yield store
+
+
+def read_with(bar: ProgressBar, read: Read) -> Read:
+    """`read`, telling `bar` how far into the log it has reached."""
+
+    def reading(offset: int, length: int) -> bytes:
+        data = read(offset, length)
+        bar.update(offset + len(data))
+        return data
+
+    return reading
 
 
 @contextmanager

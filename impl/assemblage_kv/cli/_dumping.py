@@ -24,7 +24,7 @@ from .._codec import check_key_size, check_slot, decode, encode_key, encode_valu
 from .._errors import InvalidArgument, LimitExceeded
 from .._format import MAX_TIMESTAMP, encode_commit, encode_entry
 from .._store import open as open_store
-from ._common import Output, log_reader, write_new_file
+from ._common import Output, log_reader, read_with, write_new_file
 from ._jsonvalues import from_json, to_json
 from ._logwalk import Dropped, Found, valid_length, walk_log
 from ._progress import ProgressBar
@@ -36,8 +36,10 @@ def dump(args: Any, out: Output) -> int:
     """Every transaction the store holds, oldest first (docs/cli.md, "dump and load"),
     read a chunk at a time and written as it is read."""
     with log_reader(args.store) as (read, size):
-        length = valid_length(read, size, args.store)
-        bar = out.progress("dump", length)
+        opening = out.progress("open", size)
+        length = valid_length(read_with(opening, read), size, args.store)
+        opening.finish()
+        bar = out.progress("dump", length, beside_output=args.output is None)
         chunks = _batched(_lines(walk_log(read, length, bar.update), args.store))
         if args.output is None:
             for chunk in chunks:

@@ -4,10 +4,8 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 
-from .._filesystem import OsFileSystem
-from ._common import Output, opened, parse_time
+from ._common import Output, ReadsWatched, opened, parse_time
 from ._jsonvalues import parse_argument, show
 
 
@@ -33,26 +31,10 @@ def rm(args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
-class _ReadsWatched(OsFileSystem):
-    """The real file system, telling `seen` how far into a file reads have reached:
-    a merge reads the live values of the log in order, so that is its progress."""
-
-    def __init__(self) -> None:
-        self.seen: Callable[[int], None] | None = None
-
-    def pread(self, handle: int, offset: int, length: int) -> bytes:
-        data = super().pread(handle, offset, length)
-        if self.seen is not None:
-            self.seen(offset + len(data))
-        return data
-
-
 def merge(args: argparse.Namespace, out: Output) -> int:
     keep_since = None if args.keep_since is None else parse_time(args.keep_since, args.clock)
-    file_system = _ReadsWatched()
-    with opened(
-        args.store, out, readonly=False, file_system=file_system, clock=args.clock
-    ) as store:
+    file_system = ReadsWatched()
+    with opened(args.store, out, readonly=False, clock=args.clock, watched=file_system) as store:
         before = store.log_size()
         bar = out.progress("merge", before)
         file_system.seen = bar.update
