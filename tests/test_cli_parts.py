@@ -8,6 +8,7 @@ import io
 import json
 import shlex
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 import assemblage_kv as kv
 from assemblage_kv import cli
+from assemblage_kv._format import encode_commit, encode_entry
 from assemblage_kv.cli import _logwalk, main
 from assemblage_kv.cli._checking import Survey
 from assemblage_kv.cli._common import Output, parse_time, write_new_file
@@ -348,3 +350,22 @@ def test_a_bar_beside_the_answer_is_drawn_only_if_the_answer_goes_elsewhere(
     assert main([command, path], to_terminal, no_bar := _Terminal()) == 0
     assert f"\r{command} [" not in no_bar.getvalue()
     assert to_terminal.getvalue() == to_file.getvalue()
+
+
+def _transaction(key: str, value: bytes) -> bytes:
+    entry = encode_entry(msgpack.packb(key) + b"\x00", value)
+    return entry + encode_commit(1_000, zlib.crc32(entry))
+
+
+@pytest.mark.parametrize("after", [True, False])
+def test_check_asks_recovery_when_the_first_damage_has_a_matching_crc(after: bool) -> None:
+    """A value that is not MessagePack under a matching CRC: the walk drops it, but the
+    store's recovery reads it, so what opening does is recovery's to say (here: nothing)."""
+    data = _transaction("a", msgpack.packb(1)) + _transaction("b", b"\xc1")
+    if after:
+        data += _transaction("c", msgpack.packb(3))
+    survey = Survey(lambda offset, length: data[offset : offset + length], len(data), "log")
+    quiet = Output(False, io.StringIO(), io.StringIO())
+    assert len(list(survey.walk(quiet))) == 1 + after
+    assert survey.dropped[0].readable and "not one MessagePack object" in survey.dropped[0].reason
+    assert survey.opening(quiet) == (_logwalk.Opening(len(data), "clean"), 0)

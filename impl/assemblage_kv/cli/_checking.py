@@ -56,7 +56,8 @@ class Survey:
         when the first damage is a transaction recovery reads (its CRC matches) or no
         intact transaction follows it (recovery also finds one the walk skipped, as
         inside a damaged value): then recovery itself is asked, and holds what follows
-        the damage in memory.
+        the damage in memory; the log is walked again only if recovery reads past the
+        first damage.
         """
         if not self.dropped:
             return Opening(self.size, "clean"), 0
@@ -68,7 +69,9 @@ class Survey:
         bar = out.progress("recovery", self.size)
         decided = opening(read_with(bar, self._read), self.size, self._name)
         bar.finish()
-        bar = out.progress("check", self.size)
+        if decided.end == first.start:
+            return decided, self._after_first_damage
+        bar = out.progress("check", self.size)  # it read past damage the walk dropped
         refused = sum(
             1
             for item in walk_log(self._read, self.size, bar.update)
