@@ -168,7 +168,8 @@ def _cut_short(start: int) -> str:
 
 
 def transaction_at(data: bytes, start: int) -> Intact | str:
-    """The intact transaction at `start` of the log `data`, or why there is none."""
+    """The intact transaction at `start` of the log `data`, or why there is none (what
+    tests/test_cli_parts.py holds the walk's search to)."""
     found = _examine(data, start, 0)
     if found is None:
         return _cut_short(start)
@@ -240,7 +241,8 @@ def walk_log(read: Read, size: int, progress: Progress | None = None) -> Iterato
 
 
 def walk(data: bytes, name: str, progress: Progress | None = None) -> Walk:
-    """The walk of a log held in memory, collected, with what opening it decides."""
+    """The walk of a log held in memory, collected, with what opening it decides (the
+    form tests/test_cli_parts.py checks, in chunks of any size)."""
 
     def read(offset: int, length: int) -> bytes:
         return data[offset : offset + length]
@@ -315,7 +317,8 @@ def _first_intact_from(window: _Window, begin: int) -> int | None:
 
 
 def _first_intact(data: bytes, begin: int) -> int | None:
-    """The first offset from `begin` of the log `data` where an intact transaction starts."""
+    """The first offset from `begin` of the log `data` where an intact transaction
+    starts (the search on a whole log, as tests/test_cli_parts.py checks it)."""
     return _search(data, begin, whole=True)[0]
 
 
