@@ -33,18 +33,24 @@ class Block:
 
 def python_blocks(path: Path) -> list[Block]:
     """Every ```python block of the markdown file `path`, in order."""
+    return fenced_blocks(path, "python")
+
+
+def fenced_blocks(path: Path, language: str) -> list[Block]:
+    """Every ```LANGUAGE block of the markdown file `path`, in order (```console blocks
+    of docs/cli.md run in tests/test_cli_parts.py)."""
     lines = path.read_text(encoding="utf-8").splitlines()
     blocks: list[Block] = []
     index = 0
     while index < len(lines):
-        if lines[index].strip() != "```python":
+        if lines[index].strip() != f"```{language}":
             index += 1
             continue
         start = index + 1
         end = start
         while end < len(lines) and lines[end].strip() != "```":
             end += 1
-        assert end < len(lines), f"{path.name}:{index + 1}: a ```python block never ends"
+        assert end < len(lines), f"{path.name}:{index + 1}: a ```{language} block never ends"
         code = "\n".join(lines[start:end]) + "\n"
         blocks.append(Block(path, start + 1, code, _marker(lines, index)))
         index = end + 1

@@ -25,15 +25,21 @@ pytestmark = pytest.mark.needs_subprocess
 SCRIPT = Path(sysconfig.get_path("scripts")) / "assemblage-kv"
 
 CLEAN = sorted(
-    name for name in (path.stem for path in VECTORS.glob("*.aeon"))
-    if not name.startswith(("s11_torn_tail_0", "s11_torn_tail_1", "s12_", "s14_bugA_2",
-                            "s14_bugA_3", "s14_bugA_5"))
+    name
+    for name in (path.stem for path in VECTORS.glob("*.aeon"))
+    if not name.startswith(
+        ("s11_torn_tail_0", "s11_torn_tail_1", "s12_", "s14_bugA_2", "s14_bugA_3", "s14_bugA_5")
+    )
 )
 """The vectors whose whole file is intact (HOW-TO-READ.md there: the others are torn or
 damaged on purpose)."""
 
-DAMAGED = ["s12_flip_a_value", "s12_flip_b_commit_crc", "s12_flip_c_kv_header",
-           "s12_flip_d_commit_timestamp"]
+DAMAGED = [
+    "s12_flip_a_value",
+    "s12_flip_b_commit_crc",
+    "s12_flip_c_kv_header",
+    "s12_flip_d_commit_timestamp",
+]
 
 
 def run(
@@ -78,7 +84,9 @@ def test_put_get_keys_rm_history(tmp_path: Path) -> None:
     one_error_line(run("rm", store, '"zz"', code=1), "nothing was written")
     history = as_json(run("history", store, '"a"', "--json"))
     assert [(v["removed"], v["value"]) for v in history] == [
-        (False, {"x": [1, 2.5, None]}), (False, 5), (True, None)
+        (False, {"x": [1, 2.5, None]}),
+        (False, 5),
+        (True, None),
     ]
     with kv.open(store, readonly=True) as opened, opened.current() as txn:
         versions = txn.versions(0, "a")
@@ -135,7 +143,9 @@ def test_dump_matches_the_original_s_entries(name: str) -> None:
                     assert msgpack.unpackb(packed) == msgpack.unpackb(bytes.fromhex(value["hex"]))
                 else:
                     assert (len(packed), f"{zlib.crc32(packed):08x}") == (
-                        value["len"], value["crc32"])
+                        value["len"],
+                        value["crc32"],
+                    )
 
 
 @pytest.mark.parametrize("name", CLEAN)
@@ -154,8 +164,9 @@ def test_dump_load_round_trip_is_exact(name: str, tmp_path: Path) -> None:
 
 def test_raw_bytes_are_kept_only_where_ours_differ() -> None:
     lines = run("dump", VECTORS / "s04_bytes_and_compound.aeon").stdout.splitlines()
-    raw = [write for line in lines[1:] for write in json.loads(line)["writes"]
-           if "raw_value" in write]
+    raw = [
+        write for line in lines[1:] for write in json.loads(line)["writes"] if "raw_value" in write
+    ]
     assert [write["value"] for write in raw] == [0.25]  # the one f32
 
 
@@ -169,8 +180,11 @@ def test_load_refuses_what_it_cannot_replay(tmp_path: Path) -> None:
     for line, words in (
         ('{"timestamp": 5}', ["line 3", "writes"]),
         ('{"timestamp": 5, "writes": [{"slot": 300, "key": "a", "value": 1}]}', ["slot"]),
-        ('{"timestamp": 5, "writes": [{"slot": 0, "key": "a", "value": 1, '
-         '"raw_value": "kA=="}]}', ["raw_value does not hold"]),
+        (
+            '{"timestamp": 5, "writes": [{"slot": 0, "key": "a", "value": 1, '
+            '"raw_value": "kA=="}]}',
+            ["raw_value does not hold"],
+        ),
         ('{"timestamp": -1, "writes": []}', ["6 bytes"]),
     ):
         bad.write_text(dumped.read_text() + line + "\n")
@@ -186,7 +200,8 @@ def test_check_passes_every_clean_vector(name: str) -> None:
     report = as_json(run("check", VECTORS / f"{name}.aeon", "--json"))
     assert report["opening"] == "clean" and report["dropped"] == []
     assert report["transactions"] == len(load(name)["entries_parsed_by_driver"]) - sum(
-        entry["kind"] != "commit" for entry in load(name)["entries_parsed_by_driver"])
+        entry["kind"] != "commit" for entry in load(name)["entries_parsed_by_driver"]
+    )
 
 
 @pytest.mark.parametrize("name", DAMAGED)
@@ -221,10 +236,13 @@ def test_check_reports_a_torn_tail_and_opening_its_cut() -> None:
     assert "unfinished append" in run("check", torn, code=1).stdout
 
 
-@pytest.mark.parametrize(("where", "kept"), [
-    ("value", ["a", "c"]),  # the damaged transaction is framed still: skipped whole
-    ("header", ["a", "c", "inner"]),  # it is not: the store inside its value is kept
-])
+@pytest.mark.parametrize(
+    ("where", "kept"),
+    [
+        ("value", ["a", "c"]),  # the damaged transaction is framed still: skipped whole
+        ("header", ["a", "c", "inner"]),  # it is not: the store inside its value is kept
+    ],
+)
 def test_repair_of_a_damaged_value_that_holds_a_store(
     where: str, kept: list[str], tmp_path: Path
 ) -> None:
@@ -245,7 +263,8 @@ def test_repair_of_a_damaged_value_that_holds_a_store(
     path.write_bytes(bytes(data))
     report = as_json(run("repair", path, "--json"))
     assert report["transactions"] == len(kept) and len(report["dropped"]) == (
-        1 if where == "value" else 2)
+        1 if where == "value" else 2
+    )
     with kv.open(report["repaired"], readonly=True) as store, store.current() as txn:
         assert sorted(txn.keys(0)) == sorted(kept)
 
@@ -263,8 +282,9 @@ def test_merge_prints_the_sizes(tmp_path: Path) -> None:
 
 def test_module_entry_point_and_fuzz_help(tmp_path: Path) -> None:
     python = Path(sysconfig.get_path("scripts")) / "python"
-    done = subprocess.run([str(python), "-m", "assemblage_kv", "--help"], capture_output=True,
-                          text=True, check=True)
+    done = subprocess.run(
+        [str(python), "-m", "assemblage_kv", "--help"], capture_output=True, text=True, check=True
+    )
     assert "check" in done.stdout and "repair" in done.stdout
     assert "--models" in run("fuzz", "--help").stdout
 
@@ -294,11 +314,15 @@ def test_reading_as_of_a_past_moment(tmp_path: Path) -> None:
     assert run("get", store, '"k"', "--at", "2026-01-03T12:00:00Z").stdout == "2\n"
     assert run("get", store, '"k"', "--at", "2026-01-03T12:00:00").stdout == "2\n"  # UTC
     assert as_json(run("keys", store, "--at", "2026-01-05", "--json")) == [
-        {"slot": 0, "key": "k"}, {"slot": 1, "key": "gone"}]
+        {"slot": 0, "key": "k"},
+        {"slot": 1, "key": "gone"},
+    ]
     assert as_json(run("keys", store, "--json")) == [{"slot": 0, "key": "k"}]
     history = as_json(run("history", store, '"gone"', "--slot", "1", "--json"))
     assert [(v["time"], v["removed"]) for v in history] == [
-        ("2026-01-01T00:00:00.000+00:00", False), ("2026-01-06T00:00:00.000+00:00", True)]
+        ("2026-01-01T00:00:00.000+00:00", False),
+        ("2026-01-06T00:00:00.000+00:00", True),
+    ]
     assert len(as_json(run("history", store, '"k"', "--at", "2026-01-02", "--json"))) == 2
     one_error_line(run("get", store, '"k"', "--at", str(T0 - 1), code=1), "is not in the store")
     one_error_line(run("get", store, '"k"', "--at", "yesterday", code=1), "is not a time")
@@ -404,4 +428,64 @@ def test_a_writer_s_recovery_warning_is_one_line(tmp_path: Path) -> None:
     assert done.stderr.startswith("assemblage-kv: warning: opening ")
     assert len(done.stderr.splitlines()) == 1
     assert as_json(run("keys", store, "--json")) == [
-        {"slot": 0, "key": "a"}, {"slot": 0, "key": "c"}]
+        {"slot": 0, "key": "a"},
+        {"slot": 0, "key": "c"},
+    ]
+
+
+def test_changes_follow_a_store(tmp_path: Path) -> None:
+    """The change feed as the library gives it; a follower resumes after the last end it
+    printed, and gets nothing more until the store changes."""
+    store = tmp_path / "s.aeon"
+    _week_of_writes(store)
+    feed = [json.loads(line) for line in run("changes", store, "--json").stdout.splitlines()]
+    with kv.open(store, readonly=True) as opened:
+        expected = list(opened.changes())
+    assert [(c["timestamp"], c["offset"], c["end"]) for c in feed] == [
+        (c.timestamp, c.offset, c.end) for c in expected
+    ]
+    assert feed[0]["time"] == "2026-01-01T00:00:00.000+00:00"
+    assert feed[0]["writes"] == [
+        {"slot": 0, "key": "k", "value": 0},
+        {"slot": 1, "key": "gone", "value": "soon"},
+    ]
+    assert feed[5]["writes"][1] == {"slot": 1, "key": "gone", "removed": True}
+    lines = run("changes", store).stdout.splitlines()
+    assert (
+        lines[0] == f'2026-01-01T00:00:00.000+00:00\t{T0}\t0..{feed[0]["end"]}\t0 "k" = 0; '
+        '1 "gone" = "soon"'
+    )
+    assert lines[5].endswith('\t0 "k" = 5; 1 "gone" removed') and len(lines) == 10
+    resumed = run("changes", store, "--after-offset", feed[6]["end"], "--json").stdout
+    assert [json.loads(line)["writes"][0]["value"] for line in resumed.splitlines()] == [7, 8, 9]
+    assert run("changes", store, "--after-offset", feed[-1]["end"]).stdout == ""
+    since = run("changes", store, "--since", "2026-01-08", "--json").stdout.splitlines()
+    assert [json.loads(line)["offset"] for line in since] == [c["offset"] for c in feed[7:]]
+    run("put", store, '"raw"', '{"$bytes": "AAH/"}')
+    (last,) = run("changes", store, "--after-offset", feed[-1]["end"], "--json").stdout.splitlines()
+    assert json.loads(last)["writes"] == [{"slot": 0, "key": "raw", "value": {"$bytes": "AAH/"}}]
+
+
+def test_changes_refuse_in_one_line(tmp_path: Path) -> None:
+    store = tmp_path / "s.aeon"
+    _week_of_writes(store)
+    one_error_line(run("changes", store, "--after-offset", "3", code=1), "not where")
+    one_error_line(run("changes", store, "--after-offset", "-1", code=2), "a count")
+    one_error_line(run("changes", store, "--since", "soon", code=1), "is not a time")
+    one_error_line(run("changes", tmp_path / "none.aeon", code=1), "no store there")
+
+
+def test_durations_count_back_from_now(tmp_path: Path) -> None:
+    """Every write of _week_of_writes is long before now (2026-01), and none more than
+    1000 weeks before."""
+    store = tmp_path / "s.aeon"
+    _week_of_writes(store)
+    assert len(run("changes", store, "--since", "1000w").stdout.splitlines()) == 10
+    assert run("changes", store, "--since", "1s").stdout == ""
+    assert run("get", store, '"k"', "--at", "30m").stdout == "9\n"
+    assert as_json(run("keys", store, "--at", "12h", "--json")) == [{"slot": 0, "key": "k"}]
+    run("merge", store, "--keep-since", "7d")
+    assert [v["value"] for v in as_json(run("history", store, '"k"', "--json"))] == [9]
+    for nonsense in ("7x", "d", "-7d", "1.5h", "7 d"):
+        one_error_line(run("changes", store, f"--since={nonsense}", code=1), "is not a time")
+    one_error_line(run("get", store, '"k"', "--at", "99999999999w", code=1), "before the Unix")

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +19,16 @@ from hypothesis import strategies as st
 
 import assemblage_kv as kv
 from assemblage_kv import cli
-from assemblage_kv.cli import main
-from assemblage_kv.cli._common import write_new_file
+from assemblage_kv._format import encode_commit, encode_entry
+from assemblage_kv.cli import _logwalk, main
+from assemblage_kv.cli._checking import Survey
+from assemblage_kv.cli._common import Output, parse_time, write_new_file
 from assemblage_kv.cli._jsonvalues import from_json, to_json
 from assemblage_kv.cli._logwalk import Intact, _first_intact, transaction_at, walk
 from assemblage_kv.cli._progress import ProgressBar
 from assemblage_kv_oracle.strategies import damaged, store_files, values
+
+from doc_blocks import ROOT, Block, fenced_blocks
 
 
 @given(values)
@@ -81,7 +87,8 @@ def test_walk_resumes_after_each_damaged_spot(tmp_path: Path) -> None:
     result = walk(bytes(damaged), "damaged")
     assert [t.start for t in result.intact] == [starts[0], starts[2], starts[3], starts[5]]
     assert [(gap.start, gap.end) for gap in result.dropped] == [
-        (starts[1], starts[2]), (starts[4], starts[5])
+        (starts[1], starts[2]),
+        (starts[4], starts[5]),
     ]
     assert result.opening.outcome == "corrupt" and result.opening.end == starts[1]
 
@@ -143,8 +150,11 @@ def test_the_fast_search_for_an_intact_transaction_is_the_plain_one(
     """`_first_intact` (memoised runs, CRCs compared in linear time) answers as trying
     every offset in turn would."""
     plain = next(
-        (start for start in range(begin, len(data))
-         if isinstance(transaction_at(data, start), Intact)),
+        (
+            start
+            for start in range(begin, len(data))
+            if isinstance(transaction_at(data, start), Intact)
+        ),
         None,
     )
     assert _first_intact(data, begin) == plain
@@ -199,3 +209,163 @@ def test_a_new_file_is_whole_or_absent(tmp_path: Path) -> None:
     assert write_new_file(target, [b"ab", b"cd"], ".partial") == 2
     assert [path.name for path in tmp_path.iterdir()] == ["new.aeon"]
     assert Path(target).read_bytes() == b"abcd"
+
+
+DAY = 86_400_000
+NINE_AM = 1_767_258_000_000  # 2026-01-01T09:00:00Z
+
+
+class _DayPerCommand:
+    """The clock of docs/cli.md's examples: each command runs a day after the one
+    before, at 09:00 UTC, and time stands still while it runs."""
+
+    def __init__(self) -> None:
+        self.now = NINE_AM - DAY
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def _commands(block: Block) -> list[tuple[list[str], str]]:
+    """The `$ assemblage-kv ...` lines of a console block, each with what it prints."""
+    found: list[tuple[list[str], list[str]]] = []
+    for line in block.code.splitlines():
+        if line.startswith("$ "):
+            words = shlex.split(line[2:])
+            assert words[0] == "assemblage-kv", f"{block.where}: {line}"
+            found.append((words[1:], []))
+        else:
+            found[-1][1].append(line)
+    return [(words, "".join(f"{text}\n" for text in shown)) for words, shown in found]
+
+
+def test_the_console_examples_of_cli_md(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every ```console block of docs/cli.md not marked `<!-- not run: ... -->` runs, in
+    order, in one empty folder, and prints what it shows (paths under tests/ are the
+    repository's)."""
+    monkeypatch.chdir(tmp_path)
+    clock = _DayPerCommand()
+    ran = 0
+    for block in fenced_blocks(ROOT / "docs" / "cli.md", "console"):
+        if block.not_run is not None:
+            continue
+        for words, shown in _commands(block):
+            clock.now += DAY
+            arguments = [str(ROOT / word) if word.startswith("tests/") else word for word in words]
+            out, err = io.StringIO(), io.StringIO()
+            main(arguments, out, err, clock=clock)
+            assert (out.getvalue(), err.getvalue()) == (shown, ""), f"{block.where}: {words}"
+            ran += 1
+    assert ran >= 8
+
+
+@pytest.mark.parametrize(
+    ("text", "before"),
+    [
+        ("45s", 45_000),
+        ("30m", 1_800_000),
+        ("12h", 43_200_000),
+        ("7d", 7 * DAY),
+        ("1w", 7 * DAY),
+        ("0s", 0),
+    ],
+)
+def test_a_duration_counts_back_from_the_clock(text: str, before: int) -> None:
+    assert parse_time(text, lambda: NINE_AM) == NINE_AM - before
+
+
+@pytest.mark.parametrize("text", ["7x", "7D", "d", "-7d", "1.5h", "7 d", "7d ago", ""])
+def test_what_is_not_a_time_is_refused(text: str) -> None:
+    with pytest.raises(kv.InvalidArgument, match="is not a time"):
+        parse_time(text, lambda: NINE_AM)
+
+
+def test_merge_keeps_the_history_a_duration_asks_for(tmp_path: Path) -> None:
+    """Through `main`, with the clock it is given: writes a day apart, then a merge at
+    day 9 keeping 3 days keeps the versions of days 6 to 9."""
+    path = str(tmp_path / "s.aeon")
+    clock = _DayPerCommand()
+    for day in range(10):
+        clock.now = NINE_AM + day * DAY
+        assert main(["put", path, '"k"', str(day)], io.StringIO(), io.StringIO(), clock=clock) == 0
+    out = io.StringIO()
+    assert (
+        main(["merge", path, "--keep-since", "3d"], io.StringIO(), io.StringIO(), clock=clock) == 0
+    )
+    assert main(["changes", path, "--since", "1d", "--json"], out, io.StringIO(), clock=clock) == 0
+    assert [json.loads(line)["writes"][0]["value"] for line in out.getvalue().splitlines()] == [
+        8,
+        9,
+    ]
+    with kv.open(path, readonly=True) as store, store.current() as txn:
+        assert [txn.get_version(0, "k", v) for v in txn.versions(0, "k")] == [6, 7, 8, 9]
+
+
+@given(store_files.flatmap(damaged), st.integers(1, 64))
+def test_a_walk_in_small_chunks_says_what_a_walk_of_the_whole_log_says(
+    data: bytes, chunk: int
+) -> None:
+    """Whatever the window's size, the walk finds the same transactions and drops the
+    same spans for the same reasons; `check`'s opening, inferred from the walk where it
+    can be, is the store's own decision."""
+    whole = walk(data, "log")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_logwalk, "CHUNK", chunk)
+        assert walk(data, "log") == whole
+        survey = Survey(lambda offset, length: data[offset : offset + length], len(data), "log")
+        assert [
+            found.raw() for found in survey.walk(Output(False, io.StringIO(), io.StringIO()))
+        ] == [data[t.start : t.end] for t in whole.intact]
+        decided, refused = survey.opening(Output(False, io.StringIO(), io.StringIO()))
+    assert decided == whole.opening
+    assert refused == sum(t.start >= decided.end for t in whole.intact)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["info"], ["keys"], ["get", '"k0"'], ["history", '"k0"'], ["changes"], ["put", '"n"', "1"]],
+)
+def test_opening_a_store_draws_a_bar_on_a_terminal_only(command: list[str], tmp_path: Path) -> None:
+    """Opening reads the whole log: a big store takes seconds."""
+    path = str(tmp_path / "s.aeon")
+    _log(tmp_path, 20)
+    terminal, pipe = _Terminal(), io.StringIO()
+    assert main([command[0], path, *command[1:]], io.StringIO(), terminal) == 0
+    assert "\ropen [" in terminal.getvalue() and "100%" in terminal.getvalue()
+    assert main([command[0], path, *command[1:]], io.StringIO(), pipe) == 0
+    assert pipe.getvalue() == ""
+
+
+@pytest.mark.parametrize("command", ["changes", "dump", "keys"])
+def test_a_bar_beside_the_answer_is_drawn_only_if_the_answer_goes_elsewhere(
+    command: str, tmp_path: Path
+) -> None:
+    """These write their answer while their bar runs: into a file, the bar shows; on
+    the terminal the bar is on, it would break the lines, and the lines show progress."""
+    path = str(tmp_path / "s.aeon")
+    _log(tmp_path, 20)
+    to_file, to_terminal = io.StringIO(), _Terminal()
+    assert main([command, path], to_file, bar := _Terminal()) == 0
+    assert f"\r{command} [" in bar.getvalue()
+    assert main([command, path], to_terminal, no_bar := _Terminal()) == 0
+    assert f"\r{command} [" not in no_bar.getvalue()
+    assert to_terminal.getvalue() == to_file.getvalue()
+
+
+def _transaction(key: str, value: bytes) -> bytes:
+    entry = encode_entry(msgpack.packb(key) + b"\x00", value)
+    return entry + encode_commit(1_000, zlib.crc32(entry))
+
+
+@pytest.mark.parametrize("after", [True, False])
+def test_check_asks_recovery_when_the_first_damage_has_a_matching_crc(after: bool) -> None:
+    """A value that is not MessagePack under a matching CRC: the walk drops it, but the
+    store's recovery reads it, so what opening does is recovery's to say (here: nothing)."""
+    data = _transaction("a", msgpack.packb(1)) + _transaction("b", b"\xc1")
+    if after:
+        data += _transaction("c", msgpack.packb(3))
+    survey = Survey(lambda offset, length: data[offset : offset + length], len(data), "log")
+    quiet = Output(False, io.StringIO(), io.StringIO())
+    assert len(list(survey.walk(quiet))) == 1 + after
+    assert survey.dropped[0].readable and "not one MessagePack object" in survey.dropped[0].reason
+    assert survey.opening(quiet) == (_logwalk.Opening(len(data), "clean"), 0)

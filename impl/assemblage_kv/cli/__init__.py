@@ -13,7 +13,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn, TextIO
 
+from .._clock import Clock, wall_clock
 from .._errors import CorruptStore, KvError
+from ._changes import changes
 from ._checking import check, repair
 from ._common import Output
 from ._dumping import dump, load
@@ -38,6 +40,12 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+TIME = (
+    "ms since the epoch, ISO 8601 (UTC unless it says otherwise), or a duration "
+    "before now: 45s, 30m, 12h, 7d, 1w"
+)
 
 
 def _count(text: str) -> int:
@@ -67,8 +75,7 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--slot", type=_slot, default=0, help="the key's slot (default 0)")
 
     def at(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--at", metavar="TIME", help="read the store as of TIME (ms since "
-                         "the epoch, or ISO 8601; UTC unless it says otherwise)")
+        sub.add_argument("--at", metavar="TIME", help=f"read the store as of TIME ({TIME})")
 
     command("info", info, "what the store holds, and what opening it would cut")
     sub = command("keys", keys, "list the live keys, as slot and key")
@@ -82,36 +89,77 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("value", help="the value, as JSON")
     sub = command("rm", rm, "remove a key (exit 1, writing nothing, if it is not there)")
     keyed(sub)
-    sub = command("history", history, "every version of a key: its time, and its value or "
-                  "that it was removed")
+    sub = command(
+        "history", history, "every version of a key: its time, and its value or that it was removed"
+    )
     keyed(sub)
     at(sub)
-    sub = command("merge", merge, "rewrite the log with only the latest versions (and the "
-                  "history asked to keep); prints the sizes")
-    sub.add_argument("--keep-since", metavar="TIME", help="also keep every version committed "
-                     "at or after TIME (ms since the epoch, or ISO 8601)")
-    sub.add_argument("--keep-last", metavar="N", type=_count, help="also keep the last N "
-                     "versions of each key")
-    command("check", check, "read the whole log, without locking or changing it; report "
-            "the first damage and what it costs (exit 1 if any)")
-    sub = command("repair", repair, "write the transactions that are proven intact to a new "
-                  "store next to the damaged one, which is never modified")
+    sub = command(
+        "merge",
+        merge,
+        "rewrite the log with only the latest versions (and the "
+        "history asked to keep); prints the sizes",
+    )
+    sub.add_argument(
+        "--keep-since",
+        metavar="TIME",
+        help=f"also keep every version committed at or after TIME ({TIME})",
+    )
+    sub.add_argument(
+        "--keep-last", metavar="N", type=_count, help="also keep the last N versions of each key"
+    )
+    sub = command(
+        "changes",
+        changes,
+        "the change feed: each committed transaction with "
+        "its writes, oldest first, and where it ends in the log (to resume from)",
+    )
+    sub.add_argument(
+        "--since", metavar="TIME", help=f"only those committed at or after TIME ({TIME})"
+    )
+    sub.add_argument(
+        "--after-offset",
+        metavar="N",
+        type=_count,
+        help="only those after offset N: the end (after ..) of the last one a follower has",
+    )
+    command(
+        "check",
+        check,
+        "read the whole log, without locking or changing it; report "
+        "the first damage and what it costs (exit 1 if any)",
+    )
+    sub = command(
+        "repair",
+        repair,
+        "write the transactions that are proven intact to a new "
+        "store next to the damaged one, which is never modified",
+    )
     sub.add_argument("--output", "-o", help="the new store's path (default: STORE.repaired)")
     sub = command("dump", dump, "write every transaction as JSON lines")
     sub.add_argument("--output", "-o", help="the file to write (default: stdout)")
-    sub = command("load", load, "write a dump's transactions into a new store: the "
-                  "dumped log, byte for byte")
+    sub = command(
+        "load", load, "write a dump's transactions into a new store: the dumped log, byte for byte"
+    )
     sub.add_argument("input", help="the dump's file, or - for stdin")
-    fuzz = commands.add_parser("fuzz", help="run the crash campaign (needs the 'fuzz' extra); "
-                               "its options follow", add_help=False)
+    fuzz = commands.add_parser(
+        "fuzz",
+        help="run the crash campaign (needs the 'fuzz' extra); its options follow",
+        add_help=False,
+    )
     fuzz.add_argument("arguments", nargs=argparse.REMAINDER)
     return main
 
 
 def main(
-    argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None
+    argv: Sequence[str] | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    *,
+    clock: Clock = wall_clock,
 ) -> int:
-    """Run one command; its exit status."""
+    """Run one command; its exit status. `clock` is what `put` commits with and what a
+    duration (`--since 7d`) counts back from: tests pass one that stands still."""
     out_stream = sys.stdout if stdout is None else stdout
     err_stream = sys.stderr if stderr is None else stderr
     arguments = sys.argv[1:] if argv is None else list(argv)
@@ -121,12 +169,15 @@ def main(
     else:
         args = parser().parse_args(arguments)
         out = Output(args.json, out_stream, err_stream)
+        args.clock = clock
         run = lambda: int(args.run(args, out))  # noqa: E731
     try:
         return run()
     except CorruptStore as error:
-        out.note(f"error: {error}; `{PROG} check` tells what is damaged, and `{PROG} repair` "
-                 "copies what is intact to a new store")
+        out.note(
+            f"error: {error}; `{PROG} check` tells what is damaged, and `{PROG} repair` "
+            "copies what is intact to a new store"
+        )
     except KvError as error:
         out.note(f"error: {error}")
     except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
@@ -139,6 +190,8 @@ def main(
         out.note("interrupted")
         return 130
     except Exception as error:  # a bug of ours: still one line, with what to report
-        out.note(f"error: unexpected {type(error).__name__}: {error} (this is a bug of "
-                 f"{PROG}: please report it with the command that caused it)")
+        out.note(
+            f"error: unexpected {type(error).__name__}: {error} (this is a bug of "
+            f"{PROG}: please report it with the command that caused it)"
+        )
     return 1

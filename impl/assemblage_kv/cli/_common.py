@@ -5,18 +5,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from .._clock import Clock
 from .._errors import InvalidArgument, StorageError
 from .._filestorage import FileStorage
-from .._filesystem import FileSystem, OsFileSystem
+from .._filesystem import OsFileSystem
 from .._readonly import ReadOnlyFileStorage
+from .._recovery import Read
 from .._store import KvStore
-from .._store import open as open_store
 from ._progress import ProgressBar
 
 
@@ -28,24 +30,36 @@ def iso(ms: int | None) -> str | None:
 
 
 def counted(number: int, what: str) -> str:
-    """"1 key", "2 keys"."""
+    """ "1 key", "2 keys"."""
     return f"{number} {what}{'' if number == 1 else 's'}"
 
 
-def parse_time(text: str) -> int:
-    """`--at` and `--keep-since`: ms since the epoch, or an ISO 8601 time (UTC if no zone)."""
+DURATION = re.compile(r"(?P<count>[0-9]+)(?P<unit>[smhdw])")
+UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+
+def parse_time(text: str, now: Clock) -> int:
+    """`--at`, `--keep-since`, `--since`: ms since the epoch, an ISO 8601 time (UTC if no
+    zone), or a duration before `now()`: 45s, 30m, 12h, 7d, 1w."""
     if text.lstrip("-").isdigit():
         return int(text)
+    duration = DURATION.fullmatch(text)
+    if duration is not None:
+        moment = now() - int(duration["count"]) * UNIT_MS[duration["unit"]]
+        if moment < 0:
+            raise InvalidArgument(f"{text} before now is before the Unix epoch (1970)")
+        return moment
     try:
-        moment = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidArgument(
-            f"{text!r} is not a time: give ms since the Unix epoch, or an ISO 8601 time "
-            "such as 2026-01-31T12:00:00Z"
+            f"{text!r} is not a time: give ms since the Unix epoch, an ISO 8601 time "
+            "such as 2026-01-31T12:00:00Z, or a duration before now such as 45s, 30m, "
+            "12h, 7d or 1w"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return round(moment.timestamp() * 1000)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return round(parsed.timestamp() * 1000)
 
 
 class Output:
@@ -68,8 +82,26 @@ class Output:
         """A remark on stderr (warnings the store gave, what a command did not do)."""
         print(f"assemblage-kv: {text}", file=self.stderr)
 
-    def progress(self, label: str, total: int) -> ProgressBar:
-        return ProgressBar(label, total, self.stderr, enabled=self.stderr.isatty())
+    def progress(self, label: str, total: int, *, beside_output: bool = False) -> ProgressBar:
+        """A bar on stderr if it is a terminal; not drawn if the command writes its
+        answer while the bar runs (`beside_output`) and stdout is that terminal too."""
+        drawn = self.stderr.isatty() and not (beside_output and self.stdout.isatty())
+        return ProgressBar(label, total, self.stderr, enabled=drawn)
+
+
+class ReadsWatched(OsFileSystem):
+    """The real file system, telling `seen` how far into a file reads have reached:
+    opening a store, a merge and the change feed read the log in order, so that is
+    their progress (a seam outside the store: its own code pays nothing for it)."""
+
+    def __init__(self) -> None:
+        self.seen: Callable[[int], None] | None = None
+
+    def pread(self, handle: int, offset: int, length: int) -> bytes:
+        data = super().pread(handle, offset, length)
+        if self.seen is not None:
+            self.seen(offset + len(data))
+        return data
 
 
 @contextmanager
@@ -79,9 +111,12 @@ def opened(
     *,
     readonly: bool,
     create: bool = False,
-    file_system: FileSystem | None = None,
+    clock: Clock | None = None,
+    watched: ReadsWatched | None = None,
 ) -> Iterator[KvStore]:
-    """The store at `path`; a writer's recovery warnings become one line each on stderr.
+    """The store at `path`, with a progress bar while it opens (it reads the whole log);
+    a writer's recovery warnings become one line each on stderr. Reads go through
+    `watched`, if given, for the caller's own bar.
 
     Only `put` creates a store (`create`): a writer command on a mistyped path must not
     leave an empty store there."""
@@ -89,23 +124,42 @@ def opened(
         raise StorageError(
             f"there is no store at {path!r}: check the path (only `put` creates a store)"
         )
+    file_system = ReadsWatched() if watched is None else watched
+    bar = out.progress("open", os.path.getsize(path) if os.path.isfile(path) else 0)
+    file_system.seen = bar.update
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if file_system is None:
-            store = open_store(path, readonly=readonly)
+        if readonly:
+            reader = ReadOnlyFileStorage(path, file_system=file_system)
+            store = KvStore.open(reader, clock=clock, readonly=True)
         else:
-            store = KvStore.open(FileStorage(path, file_system=file_system))
+            store = KvStore.open(FileStorage(path, file_system=file_system), clock=clock)
+    file_system.seen = None
+    bar.finish()
     for warning in caught:
         out.note(f"warning: {warning.message}")
     with store:
         yield store
 
 
-def read_log(path: str) -> bytes:
-    """All the bytes of the log at `path`, read without a lock and without writing."""
+def read_with(bar: ProgressBar, read: Read) -> Read:
+    """`read`, telling `bar` how far into the log it has reached."""
+
+    def reading(offset: int, length: int) -> bytes:
+        data = read(offset, length)
+        bar.update(offset + len(data))
+        return data
+
+    return reading
+
+
+@contextmanager
+def log_reader(path: str) -> Iterator[tuple[Read, int]]:
+    """How to read the log at `path` (`read(offset, length)`), and its size: without a
+    lock and without writing, a chunk at a time."""
     storage = ReadOnlyFileStorage(path)
     try:
-        return storage.read(0, storage.size())
+        yield storage.read, storage.size()
     finally:
         storage.close()
 

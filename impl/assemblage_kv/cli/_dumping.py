@@ -24,39 +24,54 @@ from .._codec import check_key_size, check_slot, decode, encode_key, encode_valu
 from .._errors import InvalidArgument, LimitExceeded
 from .._format import MAX_TIMESTAMP, encode_commit, encode_entry
 from .._store import open as open_store
-from ._common import Output, opened, read_log, write_new_file
+from ._common import Output, log_reader, read_with, write_new_file
 from ._jsonvalues import from_json, to_json
-from ._logwalk import transaction_at
+from ._logwalk import Dropped, Found, valid_length, walk_log
 from ._progress import ProgressBar
 
 HEADER = {"format": "assemblage-kv dump", "version": 1}
 
 
 def dump(args: Any, out: Output) -> int:
-    """Every transaction the store holds, oldest first (docs/cli.md, "dump and load")."""
-    with opened(args.store, out, readonly=True) as store:
-        length = store.log_size()
-    data = read_log(args.store)[:length]
-    bar = out.progress("dump", length)
-    lines = [json.dumps(HEADER)]
-    pos = 0
-    while pos < length:
-        found = transaction_at(data, pos)
-        if isinstance(found, str):  # the store has just read these bytes as intact
-            raise InvalidArgument(f"{args.store!r} changed while it was dumped: {found}")
-        writes = [_write(data, *entry) for entry in found.entries]
-        lines.append(json.dumps({"timestamp": found.timestamp, "writes": writes},
-                                ensure_ascii=False))
-        pos = found.end
-        bar.update(pos)
-    bar.finish()
-    text = "\n".join(lines) + "\n"
-    if args.output is None:
-        out.stdout.write(text)
-    else:
-        with open(args.output, "w", encoding="utf-8") as file:
-            file.write(text)
+    """Every transaction the store holds, oldest first (docs/cli.md, "dump and load"),
+    read a chunk at a time and written as it is read."""
+    with log_reader(args.store) as (read, size):
+        opening = out.progress("open", size)
+        length = valid_length(read_with(opening, read), size, args.store)
+        opening.finish()
+        bar = out.progress("dump", length, beside_output=args.output is None)
+        chunks = _batched(_lines(walk_log(read, length, bar.update), args.store))
+        if args.output is None:
+            for chunk in chunks:
+                out.stdout.write(chunk)
+        else:
+            write_new_file(args.output, (chunk.encode("utf-8") for chunk in chunks), ".partial")
+        bar.finish()
     return 0
+
+
+def _lines(walked: Iterator[Found | Dropped], name: str) -> Iterator[str]:
+    yield json.dumps(HEADER)
+    for found in walked:
+        if isinstance(found, Dropped):  # the store has just read these bytes as intact
+            raise InvalidArgument(f"{name!r} changed while it was dumped: {found.reason}")
+        writes = [_write(found.data, *entry) for entry in found.intact.entries]
+        record = {"timestamp": found.intact.timestamp, "writes": writes}
+        yield json.dumps(record, ensure_ascii=False)
+
+
+def _batched(lines: Iterator[str]) -> Iterator[str]:
+    """The lines, a newline after each, in chunks of about 1 MiB."""
+    batch: list[str] = []
+    size = 0
+    for line in lines:
+        batch.append(line)
+        size += len(line)
+        if size >= 1 << 20:
+            yield "\n".join(batch) + "\n"
+            batch, size = [], 0
+    if batch:
+        yield "\n".join(batch) + "\n"
 
 
 def _write(data: bytes, slot: int, key: bytes, offset: int, size: int) -> dict[str, Any]:

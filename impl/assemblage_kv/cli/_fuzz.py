@@ -15,7 +15,9 @@ def fuzz(arguments: list[str], out: Output) -> int:
     try:
         from assemblage_kv_oracle import commands
     except ModuleNotFoundError as missing:
-        out.note(f"error: fuzz needs {missing.name}, which the 'fuzz' extra installs: "
-                 "pip install 'assemblage-kv[fuzz]'")
+        out.note(
+            f"error: fuzz needs {missing.name}, which the 'fuzz' extra installs: "
+            "pip install 'assemblage-kv[fuzz]'"
+        )
         return 1
     return commands.crash_fuzz(arguments)

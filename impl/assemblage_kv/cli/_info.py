@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .._readonly import ReadOnlyFileStorage
-from ._common import Output, counted, iso, opened
+from ._common import Output, counted, iso, opened, read_with
 from ._logwalk import opening
 
 
@@ -13,7 +13,9 @@ def info(args: argparse.Namespace, out: Output) -> int:
     storage = ReadOnlyFileStorage(args.store)
     try:
         size = storage.size()
-        decision = opening(storage.read, size, args.store)
+        bar = out.progress("recovery", size)
+        decision = opening(read_with(bar, storage.read), size, args.store)
+        bar.finish()
     finally:
         storage.close()
     with opened(args.store, out, readonly=True) as store:
@@ -34,8 +36,10 @@ def info(args: argparse.Namespace, out: Output) -> int:
     }
     out.document(document)
     out.line(f"store         {args.store}")
-    out.line(f"log           {counted(stats.log_bytes, 'byte')} ({stats.live_bytes} live, "
-             f"{stats.dead_bytes} dead)")
+    out.line(
+        f"log           {counted(stats.log_bytes, 'byte')} ({stats.live_bytes} live, "
+        f"{stats.dead_bytes} dead)"
+    )
     out.line(f"transactions  {stats.transactions}")
     out.line(f"keys          {stats.keys} live, {counted(stats.versions, 'version')}")
     for slot, count in sorted(stats.keys_per_slot.items()):

@@ -80,7 +80,7 @@ def parse_argument(text: str, what: str) -> Any:
     try:
         parsed = json.loads(text)
     except json.JSONDecodeError as error:
-        hint = f' (a string is quoted: \'"{text}"\')' if text and text[0] not in "[{\"" else ""
+        hint = f" (a string is quoted: '\"{text}\"')" if text and text[0] not in '[{"' else ""
         raise InvalidArgument(f"the {what} {text!r} is not JSON{hint}: {error}") from None
     return from_json(parsed)
 

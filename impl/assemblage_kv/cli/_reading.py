@@ -4,6 +4,7 @@ lock, nothing written), so they run beside the store's writer."""
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from .._store import KvStore
 from .._transaction import Transaction
@@ -15,15 +16,25 @@ def _transaction(store: KvStore, args: argparse.Namespace) -> Transaction:
     """The store now, or as of `--at`."""
     if args.at is None:
         return store.current()
-    return store.at(parse_time(args.at))
+    return store.at(parse_time(args.at, args.clock))
 
 
 def keys(args: argparse.Namespace, out: Output) -> int:
     with opened(args.store, out, readonly=True) as store, _transaction(store, args) as txn:
         slots = range(256) if args.slot is None else [args.slot]
-        found = [(slot, key) for slot in slots for key in txn.keys(slot)]
-    for slot, key in found:
+        bar = out.progress("slots", len(slots))
+        found: list[tuple[int, Any]] = []
+        for done, slot in enumerate(slots, 1):
+            found.extend((slot, key) for key in txn.keys(slot))
+            bar.update(done)
+        bar.finish()
+    bar = out.progress("keys", len(found), beside_output=True)
+    for done, (slot, key) in enumerate(found, 1):
         out.line(f"{slot}\t{show(key)}")
+        if not done % 4096:
+            bar.update(done)
+    bar.update(len(found))
+    bar.finish()
     out.document([{"slot": slot, "key": to_json(key)} for slot, key in found])
     return 0
 
@@ -55,9 +66,15 @@ def history(args: argparse.Namespace, out: Output) -> int:
         return 1
     for timestamp, removed, value in rows:
         out.line(f"{iso(timestamp)}\t{'removed' if removed else show(value)}")
-    out.document([
-        {"timestamp": timestamp, "time": iso(timestamp), "removed": removed,
-         "value": None if removed else to_json(value)}
-        for timestamp, removed, value in rows
-    ])
+    out.document(
+        [
+            {
+                "timestamp": timestamp,
+                "time": iso(timestamp),
+                "removed": removed,
+                "value": None if removed else to_json(value),
+            }
+            for timestamp, removed, value in rows
+        ]
+    )
     return 0

@@ -4,17 +4,16 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 
-from .._filesystem import OsFileSystem
-from ._common import Output, opened, parse_time
+from ._common import Output, ReadsWatched, opened, parse_time
 from ._jsonvalues import parse_argument, show
 
 
 def put(args: argparse.Namespace, out: Output) -> int:
     key = parse_argument(args.key, "key")
     value = parse_argument(args.value, "value")
-    with opened(args.store, out, readonly=False, create=True) as store, store.current() as txn:
+    opening = opened(args.store, out, readonly=False, create=True, clock=args.clock)
+    with opening as store, store.current() as txn:
         txn.insert(args.slot, key, value)
     return 0
 
@@ -22,33 +21,20 @@ def put(args: argparse.Namespace, out: Output) -> int:
 def rm(args: argparse.Namespace, out: Output) -> int:
     key = parse_argument(args.key, "key")
     missing = object()
-    with opened(args.store, out, readonly=False) as store, store.current() as txn:
+    with opened(args.store, out, readonly=False, clock=args.clock) as store, store.current() as txn:
         if txn.get(args.slot, key, missing) is missing:
-            out.note(f"the key {show(key)} in slot {args.slot} is not in the store; "
-                     "nothing was written")
+            out.note(
+                f"the key {show(key)} in slot {args.slot} is not in the store; nothing was written"
+            )
             return 1
         txn.remove(args.slot, key)
     return 0
 
 
-class _ReadsWatched(OsFileSystem):
-    """The real file system, telling `seen` how far into a file reads have reached:
-    a merge reads the live values of the log in order, so that is its progress."""
-
-    def __init__(self) -> None:
-        self.seen: Callable[[int], None] | None = None
-
-    def pread(self, handle: int, offset: int, length: int) -> bytes:
-        data = super().pread(handle, offset, length)
-        if self.seen is not None:
-            self.seen(offset + len(data))
-        return data
-
-
 def merge(args: argparse.Namespace, out: Output) -> int:
-    keep_since = None if args.keep_since is None else parse_time(args.keep_since)
-    file_system = _ReadsWatched()
-    with opened(args.store, out, readonly=False, file_system=file_system) as store:
+    keep_since = None if args.keep_since is None else parse_time(args.keep_since, args.clock)
+    file_system = ReadsWatched()
+    with opened(args.store, out, readonly=False, clock=args.clock, watched=file_system) as store:
         before = store.log_size()
         bar = out.progress("merge", before)
         file_system.seen = bar.update
