@@ -64,12 +64,8 @@ FILES = (
             ),
             Edit(
                 "_filestorage.py",
-                """            raise
-        file_system.fsync_directory(os.path.dirname(self._path))
-""",
-                """            raise
-        file_system.fsync_directory(os.path.dirname(self._name))
-""",
+                'suffix=".tmp", directory=os.path.dirname(self._path)',
+                'suffix=".tmp", directory=os.path.dirname(self._name)',
             ),
         ),
         _MERGED_THROUGH_A_LINK
