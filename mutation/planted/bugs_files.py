@@ -390,13 +390,7 @@ print(storage.calls)
                 "    if len(key) > MAX_STORED_KEY:\n",
             ),
         ),
-        """
-storage = kv.MemoryStorage()
-store = kv.KvStore.open(storage, clock=Clock())
-written = outcome(lambda: committed(store, (b"x" * 65_533, 1)))
-store.close()
-print(written, outcome(lambda: kv.KvStore.open(storage).close(), "opens"))
-""",
+        'print(committed_then_opened(b"x" * 65_533, 1))\n',
         "LimitExceeded opens",
         ("tests/test_api.py", "tests/test_vectors.py"),
     ),
@@ -411,13 +405,7 @@ print(written, outcome(lambda: kv.KvStore.open(storage).close(), "opens"))
                 "        if not 1 <= value_size < MAX_VALUE:\n",
             ),
         ),
-        """
-storage = kv.MemoryStorage()
-store = kv.KvStore.open(storage, clock=Clock())
-written = outcome(lambda: committed(store, ("k", b"x" * (16_777_216 - 5))))
-store.close()
-print(written, outcome(lambda: kv.KvStore.open(storage).close(), "opens"))
-""",
+        'print(committed_then_opened("k", b"x" * (16_777_216 - 5)))\n',
         "committed opens",
         ("tests/test_api.py", "tests/test_vectors.py", "tests/test_recovery.py"),
     ),

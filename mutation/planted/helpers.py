@@ -182,7 +182,7 @@ class AfterRelease(_LockWithAHook):
                 after()
 
 
-def committed(store: kv.KvStore, *writes: tuple[str, object]) -> None:
+def committed(store: kv.KvStore, *writes: tuple[object, object]) -> None:
     """Commit one transaction: each write is (key, value) in slot 0, None removes."""
     with store.current() as transaction:
         for key, value in writes:
@@ -199,6 +199,16 @@ def outcome(call: Callable[[], None], success: str = "committed") -> str:
     except kv.KvError as error:
         return type(error).__name__
     return success
+
+
+def committed_then_opened(key: str | bytes, value: object) -> str:
+    """Commit `key` = `value` to a new memory log, then open the log again: how the
+    commit went and whether the log opens (the limits' bugs)."""
+    storage = kv.MemoryStorage()
+    store = kv.KvStore.open(storage, clock=Clock())
+    written = outcome(lambda: committed(store, (key, value)))
+    store.close()
+    return f"{written} {outcome(lambda: kv.KvStore.open(storage).close(), 'opens')}"
 
 
 def log_of_two_commits() -> bytes:
