@@ -152,24 +152,12 @@ class FileStorage(LogFile):
         ) from error
 
     def keep_aside(self, offset: int, data: bytes) -> str:
-        """Write the copy to a temporary name, fsync it, rename it and fsync the
-        directory: once this returns, the copy survives a crash, whole."""
+        """Copy `data` to `aside_name`, atomically and durably (`write_file`, through a
+        `.tmp` name): once this returns, the copy survives a crash, whole."""
         self._open_handle()
-        file_system = self._file_system
         kept = aside_name(self._path, offset, data)
-        temporary = kept + ".tmp"
-        handle = file_system.create(temporary)
-        try:
-            file_system.write(handle, data)
-            file_system.fsync(handle)
-        except BaseException:
-            file_system.close(handle)
-            with contextlib.suppress(OSError):
-                file_system.unlink(temporary)
-            raise
-        file_system.close(handle)
-        file_system.rename(temporary, kept)
-        file_system.fsync_directory(os.path.dirname(self._path))
+        directory = os.path.dirname(self._path)
+        write_file(self._file_system, kept, (data,), suffix=".tmp", directory=directory)
         return kept
 
     def write_hint(self, data: bytes) -> None:

@@ -312,10 +312,16 @@ print(error, storage.size() == len(damaged))
         (
             Edit(
                 "_filestorage.py",
-                """            file_system.write(handle, data)
-            file_system.fsync(handle)
-""",
-                """            file_system.write(handle, data)
+                (
+                    'write_file(self._file_system, kept, (data,), suffix=".tmp", '
+                    "directory=directory)\n"
+                ),
+                """file_system = self._file_system
+        handle = file_system.create(kept + ".tmp")
+        file_system.write(handle, data)
+        file_system.close(handle)
+        file_system.rename(kept + ".tmp", kept)
+        file_system.fsync_directory(directory)
 """,
             ),
         ),
