@@ -352,10 +352,11 @@ def test_an_interrupt_at_every_line_of_a_step(tmp_path: Path, traced: int) -> No
 
 def test_an_interrupt_at_every_line_of_the_atomic_file_writer(tmp_path: Path) -> None:
     """`write_file` (of the startup index file, a damaged tail's copy, the CLI's repair
-    and load), at every line rather than every STRIDEth: the target is the old file or the new one, the
-    temporary file is gone, and no handle leaks but at the very call that closes it (as
-    `lost` does for a close interrupted before it ran; hence its CLOSING entry). Was: an
-    interrupt between the create and the try leaked both, unseen natively at STRIDE 3."""
+    and load), at every line rather than every STRIDEth: the target is the old file or
+    the new one, the temporary file is gone, and no handle leaks but at the very call
+    that closes it (as `lost` does for a close interrupted before it ran; hence its
+    CLOSING entry). Was: an interrupt between the create and the try leaked both, unseen
+    natively at STRIDE 3."""
     target = tmp_path / "file"
 
     def write(fs: FaultyFileSystem) -> None:
