@@ -98,6 +98,18 @@ def _spec(config: Config, op: str, store: str, folder: Path, **extra: Any) -> Re
     }
 
 
+def _reopened(config: Config, store: str, runs: Runs, folder: Path, versions: str) -> None:
+    """Reopening the loaded store (`reopenV_ms`, `rssV_bytes`) and the heap it takes
+    (`heapV_bytes`), V being `versions`, the versions per key it was loaded with."""
+    if config.runs("reopen"):
+        reopened = work(_spec(config, "reopen", store, folder))
+        runs.add(store, f"reopen{versions}_ms", reopened["ms"])
+        runs.add(store, f"rss{versions}_bytes", reopened["rss_delta"])
+    if config.runs("memory"):
+        heap = work(_spec(config, "memory", store, folder))["tracemalloc"]
+        runs.add(store, f"heap{versions}_bytes", heap)
+
+
 def _one_version(config: Config, store: str, runs: Runs, folder: Path) -> None:
     load = work(_spec(config, "load", store, folder, versions=1))  # also the others' store
     if config.runs("bulk"):
@@ -106,12 +118,7 @@ def _one_version(config: Config, store: str, runs: Runs, folder: Path) -> None:
         runs.add(store, "disk_bytes", disk_bytes(folder))
         if store == OURS:  # the log alone, without its startup index file (a cache)
             runs.add(store, "log_bytes", sum(p.stat().st_size for p in folder.rglob("*.aeon")))
-    if config.runs("reopen"):
-        reopened = work(_spec(config, "reopen", store, folder))
-        runs.add(store, "reopen1_ms", reopened["ms"])
-        runs.add(store, "rss1_bytes", reopened["rss_delta"])
-    if config.runs("memory"):
-        runs.add(store, "heap1_bytes", work(_spec(config, "memory", store, folder))["tracemalloc"])
+    _reopened(config, store, runs, folder, "1")
     if config.runs("gets"):
         runs.add(store, "gets_per_s", work(_spec(config, "gets", store, folder))["gets_per_s"])
     if store == OURS and config.runs("snapshot"):
@@ -125,12 +132,7 @@ def _versions(config: Config, store: str, runs: Runs, folder: Path) -> None:
     load = work(_spec(config, "load", store, folder, versions=config.versions))
     runs.add(store, "bulk5_puts_per_s", load["puts_per_s"])
     runs.add(store, "disk5_bytes", disk_bytes(folder))
-    if config.runs("reopen"):
-        reopened = work(_spec(config, "reopen", store, folder))
-        runs.add(store, "reopen5_ms", reopened["ms"])
-        runs.add(store, "rss5_bytes", reopened["rss_delta"])
-    if config.runs("memory"):
-        runs.add(store, "heap5_bytes", work(_spec(config, "memory", store, folder))["tracemalloc"])
+    _reopened(config, store, runs, folder, "5")
     if store == OURS and config.runs("merge_latency"):
         copy = folder.parent / "merge-latency"  # beside the store, in the store's folder
         shutil.copytree(folder, copy)

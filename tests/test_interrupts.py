@@ -37,6 +37,7 @@ import dis
 import functools
 import gc
 import json
+import linecache
 import os
 import random
 import signal
@@ -68,6 +69,7 @@ from test_io_faults import (
 
 import assemblage_kv as kv
 import assemblage_kv_spec as spec
+from assemblage_kv._filesystem import write_file
 from assemblage_kv_oracle import ModelStore
 from assemblage_kv_oracle.faults import INTERRUPTS, FaultyFileSystem
 
@@ -146,6 +148,8 @@ class LineInterrupter:
         self.lines = 0
         self.function = ""
         """The function the interrupt came in, as FILE:NAME."""
+        self.line = ""
+        """The source text of the line it came at."""
 
     def __enter__(self) -> LineInterrupter:
         sys.settrace(self._call)
@@ -166,6 +170,7 @@ class LineInterrupter:
             if self.lines == self.at:
                 where = f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno}"
                 self.function = f"{Path(frame.f_code.co_filename).name}:{frame.f_code.co_name}"
+                self.line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
                 raise KeyboardInterrupt(f"injected at line {self.at} ({where})")
         return self._line
 
@@ -176,7 +181,7 @@ CLOSING = {
     "_filestorage.py:abort_replacement",
     "_filestorage.py:close_replaced",
     "_filesystem.py:close",
-    "_filestorage.py:write_hint",
+    "_filesystem.py:write_file",
     "_logfile.py:read_hint",
 }
 """Where a handle is let go of before it is closed: an interrupt there leaks it (as
@@ -343,6 +348,35 @@ def test_an_interrupt_at_every_line_of_a_step(tmp_path: Path, traced: int) -> No
             assert gc.isenabled(), f"the garbage collector was left off ({lines.function})"
         except AssertionError as failure:
             raise AssertionError(f"interrupt at line {at} of step {traced}: {failure}") from failure
+
+
+def test_an_interrupt_at_every_line_of_the_atomic_file_writer(tmp_path: Path) -> None:
+    """`write_file` (of the startup index file, a damaged tail's copy, the CLI's repair
+    and load), at every line rather than every STRIDEth: the target is the old file or
+    the new one, the temporary file is gone, and no handle leaks but at the very call
+    that closes it (as `lost` does for a close interrupted before it ran; hence its
+    CLOSING entry). Was: an interrupt between the create and the try leaked both, unseen
+    natively at STRIDE 3."""
+    target = tmp_path / "file"
+
+    def write(fs: FaultyFileSystem) -> None:
+        chunks = [b"new", b"er"]
+        write_file(fs, str(target), chunks, suffix=".tmp", directory=str(tmp_path))
+
+    with LineInterrupter() as counted:
+        write(FaultyFileSystem(kv.OsFileSystem()))
+    assert counted.lines > 10
+    for at in range(1, counted.lines + 1):
+        target.write_bytes(b"old")
+        fs = FaultyFileSystem(kv.OsFileSystem())
+        with pytest.raises(KeyboardInterrupt), LineInterrupter(at) as lines:
+            write(fs)
+        where = f"line {at} ({lines.function}: {lines.line})"
+        assert target.read_bytes() in (b"old", b"newer"), where
+        assert sorted(tmp_path.iterdir()) == [target], where
+        if fs.open_handles:
+            assert lines.line.endswith("close(handle)") and len(fs.open_handles) == 1, where
+            fs.inner.close(fs.open_handles.pop())
 
 
 # ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import contextlib
 import os
 
 from ._errors import StorageError
-from ._filesystem import FileSystem
+from ._filesystem import FileSystem, write_file
 from ._lock import LogLock
 from ._logfile import HINT_SUFFIX, LogFile
 from ._platform import warn_if_unpromised
@@ -152,47 +152,22 @@ class FileStorage(LogFile):
         ) from error
 
     def keep_aside(self, offset: int, data: bytes) -> str:
-        """Write the copy to a temporary name, fsync it, rename it and fsync the
-        directory: once this returns, the copy survives a crash, whole."""
+        """Copy `data` to `aside_name`, atomically and durably (`write_file`, through a
+        `.tmp` name): once this returns, the copy survives a crash, whole."""
         self._open_handle()
-        file_system = self._file_system
         kept = aside_name(self._path, offset, data)
-        temporary = kept + ".tmp"
-        handle = file_system.create(temporary)
-        try:
-            file_system.write(handle, data)
-            file_system.fsync(handle)
-        except BaseException:
-            file_system.close(handle)
-            with contextlib.suppress(OSError):
-                file_system.unlink(temporary)
-            raise
-        file_system.close(handle)
-        file_system.rename(temporary, kept)
-        file_system.fsync_directory(os.path.dirname(self._path))
+        directory = os.path.dirname(self._path)
+        write_file(self._file_system, kept, (data,), suffix=".tmp", directory=directory)
         return kept
 
     def write_hint(self, data: bytes) -> None:
-        """Replace the startup index file `PATH.hint` by `data`, atomically and durably:
-        write `PATH.hint.tmp`, fsync it, rename it, fsync the directory. An OSError
-        leaves the old hint, or none (the temporary file is removed, best effort)."""
+        """Replace the startup index file `PATH.hint` by `data`, atomically and durably
+        (`write_file`, through `PATH.hint.tmp`). An OSError leaves the old hint, or none."""
         self._open_handle()
-        file_system = self._file_system
         hint = self._path + HINT_SUFFIX
-        temporary = hint + ".tmp"
-        handle = file_system.create(temporary)
-        try:
-            try:
-                file_system.write(handle, data)
-                file_system.fsync(handle)
-            finally:
-                file_system.close(handle)
-            file_system.rename(temporary, hint)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                file_system.unlink(temporary)
-            raise
-        file_system.fsync_directory(os.path.dirname(self._path))
+        write_file(
+            self._file_system, hint, (data,), suffix=".tmp", directory=os.path.dirname(self._path)
+        )
 
     def close(self) -> None:
         """Close the log and release the lock; calling it again finishes a close that

@@ -11,12 +11,13 @@ pread or flock"); where they exist, nothing of the fallbacks runs.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple, Protocol
 
 try:
@@ -233,6 +234,38 @@ class OsFileSystem:
         except FileNotFoundError:
             return None
         return FileId(status.st_dev, status.st_ino, stat.S_ISDIR(status.st_mode))
+
+
+def write_file(
+    file_system: FileSystem, target: str, chunks: Iterable[bytes], *, suffix: str, directory: str
+) -> int:
+    """Replace the file `target` by `chunks`, atomically and durably: write them to
+    `target + suffix`, fsync it, rename it over `target`, fsync `directory` (the one
+    holding `target`, as the caller resolved it). On any error, an interrupt included,
+    the handle is closed and the temporary file removed (best effort), and `target` is
+    as it was unless the rename was done. Returns the number of chunks written.
+
+    Nothing may run between the `create` and the `try` that closes its handle: an
+    interrupt at such a line (even `count = 0`) would leak the handle and the temporary
+    file (tests/test_interrupts.py sweeps every line of this function)."""
+    temporary = target + suffix
+    count = 0
+    handle = file_system.create(temporary)
+    try:
+        try:
+            for chunk in chunks:
+                file_system.write(handle, chunk)
+                count += 1
+            file_system.fsync(handle)
+        finally:
+            file_system.close(handle)
+        file_system.rename(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            file_system.unlink(temporary)
+        raise
+    file_system.fsync_directory(directory)
+    return count
 
 
 def direct_pread(file_system: FileSystem) -> Callable[[int, int, int], bytes] | None:

@@ -64,12 +64,8 @@ FILES = (
             ),
             Edit(
                 "_filestorage.py",
-                """            raise
-        file_system.fsync_directory(os.path.dirname(self._path))
-""",
-                """            raise
-        file_system.fsync_directory(os.path.dirname(self._name))
-""",
+                'suffix=".tmp", directory=os.path.dirname(self._path)',
+                'suffix=".tmp", directory=os.path.dirname(self._name)',
             ),
         ),
         _MERGED_THROUGH_A_LINK
@@ -316,10 +312,16 @@ print(error, storage.size() == len(damaged))
         (
             Edit(
                 "_filestorage.py",
-                """            file_system.write(handle, data)
-            file_system.fsync(handle)
-""",
-                """            file_system.write(handle, data)
+                (
+                    'write_file(self._file_system, kept, (data,), suffix=".tmp", '
+                    "directory=directory)\n"
+                ),
+                """file_system = self._file_system
+        handle = file_system.create(kept + ".tmp")
+        file_system.write(handle, data)
+        file_system.close(handle)
+        file_system.rename(kept + ".tmp", kept)
+        file_system.fsync_directory(directory)
 """,
             ),
         ),
@@ -394,13 +396,7 @@ print(storage.calls)
                 "    if len(key) > MAX_STORED_KEY:\n",
             ),
         ),
-        """
-storage = kv.MemoryStorage()
-store = kv.KvStore.open(storage, clock=Clock())
-written = outcome(lambda: committed(store, (b"x" * 65_533, 1)))
-store.close()
-print(written, outcome(lambda: kv.KvStore.open(storage).close(), "opens"))
-""",
+        'print(committed_then_opened(b"x" * 65_533, 1))\n',
         "LimitExceeded opens",
         ("tests/test_api.py", "tests/test_vectors.py"),
     ),
@@ -415,13 +411,7 @@ print(written, outcome(lambda: kv.KvStore.open(storage).close(), "opens"))
                 "        if not 1 <= value_size < MAX_VALUE:\n",
             ),
         ),
-        """
-storage = kv.MemoryStorage()
-store = kv.KvStore.open(storage, clock=Clock())
-written = outcome(lambda: committed(store, ("k", b"x" * (16_777_216 - 5))))
-store.close()
-print(written, outcome(lambda: kv.KvStore.open(storage).close(), "opens"))
-""",
+        'print(committed_then_opened("k", b"x" * (16_777_216 - 5)))\n',
         "committed opens",
         ("tests/test_api.py", "tests/test_vectors.py", "tests/test_recovery.py"),
     ),

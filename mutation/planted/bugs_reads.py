@@ -3,7 +3,20 @@ reads, snapshots, versions, timestamps, conflicts and the lock."""
 
 from __future__ import annotations
 
+from textwrap import indent
+
 from bug import Bug, Edit
+
+_KEY_LOOKUP = """kind = key.__class__
+if kind is str or kind is bytes or kind is int:
+    encoded = self._encoded.get((kind, key)) or self._encode_new(kind, key)
+"""
+_BY_VALUE = """kind = key.__class__
+if isinstance(key, (str, bytes, int)):
+    encoded = self._encoded.get(key) or self._encode_new(kind, key)
+"""
+"""The transaction's lookup of an encoded key (twice in _transaction.py), and the same
+keyed by the key alone (key_cache_by_value)."""
 
 READS = (
     Bug(
@@ -305,27 +318,9 @@ print(results)
         "an int) and is keyed by the key alone, so after get(0, 1), get(0, True) finds "
         "1's encoding (1 == True, with equal hashes) and reads key 1",
         (
-            Edit(
-                "_transaction.py",
-                """            kind = key.__class__
-            if kind is str or kind is bytes or kind is int:
-                encoded = self._encoded.get((kind, key)) or self._encode_new(kind, key)
-""",
-                """            kind = key.__class__
-            if isinstance(key, (str, bytes, int)):
-                encoded = self._encoded.get(key) or self._encode_new(kind, key)
-""",
-            ),
-            Edit(
-                "_transaction.py",
-                """        kind = key.__class__
-        if kind is str or kind is bytes or kind is int:
-            encoded = self._encoded.get((kind, key)) or self._encode_new(kind, key)
-""",
-                """        kind = key.__class__
-        if isinstance(key, (str, bytes, int)):
-            encoded = self._encoded.get(key) or self._encode_new(kind, key)
-""",
+            *(
+                Edit("_transaction.py", indent(_KEY_LOOKUP, margin), indent(_BY_VALUE, margin))
+                for margin in (" " * 12, " " * 8)  # in get's fast path, and in _encode
             ),
             Edit(
                 "_transaction.py",

@@ -14,7 +14,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator
-from types import FrameType, TracebackType
+from types import FrameType
 
 import assemblage_kv as kv
 
@@ -114,15 +114,39 @@ class NoRoomAside(kv.MemoryStorage):
         raise OSError(28, "No space left on device")
 
 
-class GapLock:
-    """Stands in for a store's lock: the second time one `Core.commit` call takes it,
-    `between` runs first, with the lock free (another client's commit, say).
+class _LockWithAHook:
+    """Stands in for a store's lock (`Core.lock`, the concurrency oracle's seam): a plain
+    lock, with a hook told of the frame that takes it (`_taking`) and of the one that
+    lets it go (`_released`), at a moment when the lock is free."""
+
+    def __init__(self) -> None:
+        self._inner = threading.Lock()
+
+    def __enter__(self) -> _LockWithAHook:
+        self._taking(sys._getframe(1))
+        self._inner.acquire()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._inner.release()
+        self._released(sys._getframe(1))
+
+    def _taking(self, caller: FrameType) -> None:
+        pass
+
+    def _released(self, caller: FrameType) -> None:
+        pass
+
+
+class GapLock(_LockWithAHook):
+    """The second time one `Core.commit` call takes the lock, `between` runs first,
+    with the lock free (another client's commit, say).
 
     The clean store takes its lock once per commit, so there `between` never runs.
     """
 
     def __init__(self, between: Callable[[], None]) -> None:
-        self._inner = threading.Lock()
+        super().__init__()
         self._between: Callable[[], None] | None = between
         self._commit: FrameType | None = None  # held, so its id is never reused
         self._taken = 0
@@ -131,55 +155,34 @@ class GapLock:
     def fired(self) -> bool:
         return self._between is None
 
-    def __enter__(self) -> GapLock:
-        caller = sys._getframe(1)
+    def _taking(self, caller: FrameType) -> None:
         if caller.f_code.co_name == "commit" and caller.f_code.co_filename.endswith("_core.py"):
             self._taken = self._taken + 1 if caller is self._commit else 1
             self._commit = caller
             if self._taken == 2 and self._between is not None:
                 between, self._between = self._between, None
                 between()
-        self._inner.acquire()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._inner.release()
 
 
-class AfterRelease:
-    """Stands in for a store's lock: the first time a `KvStore` method named `method`
-    releases it, `after` runs, with the lock free (as when another thread's commit gets
-    in between a merge's phases)."""
+class AfterRelease(_LockWithAHook):
+    """The first time a `KvStore` method named `method` releases the lock, `after`
+    runs, with the lock free (as when another thread's commit gets in between a merge's
+    phases)."""
 
     def __init__(self, method: str, after: Callable[[], None]) -> None:
-        self._inner = threading.Lock()
+        super().__init__()
         self._method = method
         self._after: Callable[[], None] | None = after
 
-    def __enter__(self) -> AfterRelease:
-        self._inner.acquire()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._inner.release()
-        caller = sys._getframe(1).f_code
-        if caller.co_name == self._method and caller.co_filename.endswith("_store.py"):
+    def _released(self, caller: FrameType) -> None:
+        code = caller.f_code
+        if code.co_name == self._method and code.co_filename.endswith("_store.py"):
             after, self._after = self._after, None
             if after is not None:
                 after()
 
 
-def committed(store: kv.KvStore, *writes: tuple[str, object]) -> None:
+def committed(store: kv.KvStore, *writes: tuple[object, object]) -> None:
     """Commit one transaction: each write is (key, value) in slot 0, None removes."""
     with store.current() as transaction:
         for key, value in writes:
@@ -196,6 +199,16 @@ def outcome(call: Callable[[], None], success: str = "committed") -> str:
     except kv.KvError as error:
         return type(error).__name__
     return success
+
+
+def committed_then_opened(key: str | bytes, value: object) -> str:
+    """Commit `key` = `value` to a new memory log, then open the log again: how the
+    commit went and whether the log opens (the limits' bugs)."""
+    storage = kv.MemoryStorage()
+    store = kv.KvStore.open(storage, clock=Clock())
+    written = outcome(lambda: committed(store, (key, value)))
+    store.close()
+    return f"{written} {outcome(lambda: kv.KvStore.open(storage).close(), 'opens')}"
 
 
 def log_of_two_commits() -> bytes:

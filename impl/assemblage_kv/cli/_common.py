@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -15,7 +14,7 @@ from typing import Any, TextIO
 from .._clock import Clock
 from .._errors import InvalidArgument, StorageError
 from .._filestorage import FileStorage
-from .._filesystem import OsFileSystem
+from .._filesystem import OsFileSystem, write_file
 from .._readonly import ReadOnlyFileStorage
 from .._recovery import Read
 from .._store import KvStore
@@ -165,25 +164,8 @@ def log_reader(path: str) -> Iterator[tuple[Read, int]]:
 
 
 def write_new_file(target: str, chunks: Iterable[bytes], suffix: str) -> int:
-    """Write `chunks` to `target` atomically and durably (a temporary file `target +
-    suffix`, fsync, rename, fsync of the directory); on any error the temporary file is
-    removed and `target` untouched. The number of chunks written."""
-    file_system = OsFileSystem()
-    temporary = target + suffix
-    handle = file_system.create(temporary)
-    count = 0
-    try:
-        try:
-            for chunk in chunks:
-                file_system.write(handle, chunk)
-                count += 1
-            file_system.fsync(handle)
-        finally:
-            file_system.close(handle)
-        file_system.rename(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            file_system.unlink(temporary)
-        raise
-    file_system.fsync_directory(os.path.dirname(os.path.abspath(target)))
-    return count
+    """Write `chunks` to `target` atomically and durably, through `target + suffix`
+    (`write_file`): on any error `target` is untouched and nothing is left behind. The
+    number of chunks written."""
+    directory = os.path.dirname(os.path.abspath(target))
+    return write_file(OsFileSystem(), target, chunks, suffix=suffix, directory=directory)
