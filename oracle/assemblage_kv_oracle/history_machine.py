@@ -16,6 +16,7 @@ from hypothesis.stateful import rule
 import assemblage_kv_spec as spec
 from assemblage_kv_oracle import reach
 from assemblage_kv_oracle.machine import PICK, StoreMachine
+from assemblage_kv_oracle.side_by_side import TxPair
 
 SHIFTS = st.sampled_from([0, 0, -1, 1, -1_000])
 """How far from a commit's timestamp a drawn moment lies."""
@@ -52,6 +53,11 @@ class HistoryMachine(StoreMachine):
             return
         if pair[1].snapshot.visible < len(self.both.model.log):
             reach.note(AT_PAST)
+        self.took_snapshot(pair)
+
+    def took_snapshot(self, pair: TxPair) -> None:
+        """A snapshot from `at` joins the open transactions (up to six), which every
+        rule uses and every invariant reads."""
         if len(self.live) < 6:
             self.live.append(pair)
 

@@ -1,11 +1,13 @@
 """The oracle's state machine (machine.py) driving a port over the protocol.
 
-`PortMachine` is `StoreMachine` with a port (proxy.py) as its real store: the same rules
-(several transactions at once, conflicts, other clients, merges and reopens with
-transactions open, the clock moving both ways, ended transactions, misuse), every answer
-compared with the spec's, and after every step the log's bytes and what a fresh
-transaction answers. `search` runs it from a seed; a failing run's steps, recorded
-again on the spec, are the trace that shrink.py makes small.
+`PortMachine` is `HistoryMachine` (`StoreMachine` plus history) with a port (proxy.py) as
+its real store: the same rules (several transactions at once, conflicts, other clients,
+merges and reopens with transactions open, the clock moving both ways, ended
+transactions, misuse; snapshots as of past moments, the change feed, merges keeping
+history), every answer compared with the spec's, and after every step the log's bytes
+and what a fresh transaction answers. `search` runs it from a seed; a failing run's
+steps, recorded again on the spec, are the trace (format /2 when it has history steps)
+that shrink.py makes small.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from assemblage_kv_oracle import reach, seeded
 from assemblage_kv_oracle.conformance.protocol import Channel, PortError
 from assemblage_kv_oracle.conformance.proxy import Inexpressible, PortStore
 from assemblage_kv_oracle.conformance.shrink import Case, case_of
-from assemblage_kv_oracle.machine import PICK, StoreMachine
+from assemblage_kv_oracle.history_machine import HistoryMachine
+from assemblage_kv_oracle.machine import PICK
 from assemblage_kv_oracle.program import START
 from assemblage_kv_oracle.side_by_side import Divergence, Outcome, SideBySide, TxPair, outcome
-from assemblage_kv_oracle.trace_format import FORMAT
+from assemblage_kv_oracle.trace_format import format_of
 
 
 class PortSideBySide(SideBySide):
@@ -69,11 +72,31 @@ class PortSideBySide(SideBySide):
         try:
             return super().call(pair, method, *args)
         except Inexpressible:
-            model = outcome(lambda: getattr(pair[1], method)(*args))
-            if model[0] == "ok":
-                said = f"{method}{args!r}: the spec accepted arguments no trace can express"
-                raise Divergence(said) from None
-            return model
+            return _spec_alone(f"{method}{args!r}", lambda: getattr(pair[1], method)(*args))
+
+    def at(self, moment: int) -> TxPair | None:
+        """As `SideBySide.at`; a moment a trace cannot express, as in `call`."""
+        try:
+            return super().at(moment)
+        except Inexpressible:
+            _spec_alone(f"at({moment!r})", lambda: self.model.at(moment))
+            return None
+
+    def changes(self, since: int, after_offset: int | None) -> Outcome:
+        """As `SideBySide.changes`; arguments a trace cannot express, as in `call`."""
+        try:
+            return super().changes(since, after_offset)
+        except Inexpressible:
+            said = f"changes({since!r}, after_offset={after_offset!r})"
+            return _spec_alone(said, lambda: self.model.changes(since, after_offset=after_offset))
+
+    def store_call(self, method: str, **options: Any) -> Outcome:
+        """As `SideBySide.store_call`; arguments a trace cannot express, as in `call`."""
+        try:
+            return super().store_call(method, **options)
+        except Inexpressible:
+            return _spec_alone(f"{method}({options!r})",
+                               lambda: getattr(self.model, method)(**options))  # fmt: skip
 
     def reopen(self, between: Callable[[], None] | None = None) -> None:
         """A `reopen` step: the port closes the store and opens its file again."""
@@ -95,12 +118,21 @@ class PortSideBySide(SideBySide):
             raise Divergence(f"log_size() is not {len(data)}, the log's length")
 
 
-class PortMachine(StoreMachine):
-    """`StoreMachine` on a port. Its rules are all over the protocol already (file
+def _spec_alone(said: str, call: Callable[[], Any]) -> Outcome:
+    """The outcome of a call made on the spec alone, which must refuse it."""
+    refused = outcome(call)
+    if refused[0] == "ok":
+        raise Divergence(f"{said}: the spec accepted arguments no trace can express")
+    return refused
+
+
+class PortMachine(HistoryMachine):
+    """`HistoryMachine` on a port. Its rules are all over the protocol already (file
     readers are `FileStoreMachine`'s, not these); of its invariants, the log's bytes and
     the derived index are kept, and every open transaction's reads (`check_reads`) are
     left out (see `PortSideBySide`): a rule in which a transaction reads every key
-    stands in for them."""
+    stands in for them. Snapshots from `read_at` join the open transactions, which that
+    rule and the others read."""
 
     def __init__(self, port: Channel) -> None:
         self.port = port
@@ -115,6 +147,13 @@ class PortMachine(StoreMachine):
 
     def every_open_transaction_answers_the_spec(self) -> None:
         """Not an invariant here: a port cannot read without recording (`PortSideBySide`)."""
+
+    def took_snapshot(self, pair: TxPair) -> None:
+        """A snapshot from `at` first says what it saw last (`last_updated`, which reads
+        no key): with the reads of every open transaction after every step left out, a
+        snapshot as of the wrong moment shows there at once, in a short trace."""
+        reach.call(self.both, pair, "last_updated")
+        super().took_snapshot(pair)
 
     @rule(n=PICK)
     @reach.counted
@@ -173,6 +212,6 @@ def _case(machines: list[PortMachine]) -> Case:
         return b"", START, []
     proxy = machines[0].port_side.proxy
     return case_of({
-        "format": FORMAT, "name": "", "description": "", "open": {}, "steps": proxy.steps,
-        "log": proxy.log_at_open.hex(), "clock": proxy.clock_at_open,
+        "format": format_of(proxy.steps), "name": "", "description": "", "open": {},
+        "steps": proxy.steps, "log": proxy.log_at_open.hex(), "clock": proxy.clock_at_open,
     })  # fmt: skip

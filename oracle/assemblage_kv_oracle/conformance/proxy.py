@@ -3,7 +3,8 @@ of the API is one protocol request in its trace form (docs/port-authors.md), and
 answer comes back as the Python value, or the error, the store itself would give.
 
 This is what lets the oracle's state machine drive a port (port_machine.py): `PortStore`
-and `PortTransaction` have the part of the store's API that `SideBySide` calls. Every
+and `PortTransaction` have the part of the store's API that `SideBySide` calls, history
+too (`at`, `changes` as the store's own `Change`s, `merge` keeping history). Every
 step sent is kept (`PortStore.steps`), so that a failing run can be recorded on the spec
 as a trace and shrunk. The clock is the machine's, moved in-process: a `clock` step goes
 to the port before the first request after it moved.
@@ -12,7 +13,7 @@ to the port before the first request after it moved.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import assemblage_kv as kv
@@ -24,8 +25,9 @@ from assemblage_kv_oracle.traces import step_of
 
 
 class Inexpressible(Exception):
-    """A call whose arguments a trace cannot express (not an int slot, a key or value
-    without a MessagePack encoding that reads back as itself): it is not sent."""
+    """A call whose arguments a trace cannot express (a slot, moment or offset that is
+    not an int, a key or value without a MessagePack encoding that reads back as
+    itself): it is not sent."""
 
 
 @functools.cache
@@ -87,13 +89,31 @@ class PortStore:
         return result
 
     def current(self) -> PortTransaction:
-        tx = self._next_tx
-        self._next_tx += 1
-        self.send({"op": "begin", "tx": tx})
-        return PortTransaction(self, tx)
+        return self._begin(Op("begin"))
 
-    def merge(self) -> None:
-        self.send({"op": "merge"})
+    def at(self, moment: Any) -> PortTransaction:
+        """A read-only snapshot as of `moment`, begun with an `at` step."""
+        return self._begin(Op("at", ms=moment))
+
+    def _begin(self, op: Op) -> PortTransaction:
+        """A transaction begun by `op` under the next id, which a refused step spends
+        too: a trace names each transaction once."""
+        step = _step(replace(op, tx=self._next_tx))
+        self._next_tx += 1
+        self.send(step)
+        return PortTransaction(self, step["tx"])
+
+    def changes(self, since: Any = 0, *, after_offset: Any = None) -> list[kv.Change]:
+        """The change feed from `since`, after `after_offset`: the port's answer as the
+        store's own `Change`s and `Write`s, which the oracle compares with the spec's."""
+        answer = _send_op(self, Op("changes", since=since, after_offset=after_offset))
+        return [
+            kv.Change(c["timestamp"], c["offset"], c["end"], tuple(map(_write, c["writes"])))
+            for c in answer
+        ]
+
+    def merge(self, *, keep_since: Any = None, keep_last: Any = None) -> None:
+        _send_op(self, Op("merge", keep_since=keep_since, keep_last=keep_last))
 
     def log_size(self) -> int:
         size: int = self.send({"op": "log_size"})
@@ -123,13 +143,7 @@ class PortTransaction:
         self.tx = tx
 
     def _send(self, op: Op, from_step: int | None = None) -> Any:
-        step = step_of(op, 0, {})
-        if step is None:
-            raise Inexpressible(f"{op.name}: a trace cannot express slot {op.slot!r}, "
-                                f"key {op.key!r} or value {op.value!r}")  # fmt: skip
-        if from_step is not None:
-            step["from_step"] = from_step
-        return self.store.send(step)
+        return _send_op(self.store, op, from_step)
 
     def insert(self, slot: Any, key: Any, value: Any) -> None:
         self._send(Op("insert", tx=self.tx, slot=slot, key=key, value=value))
@@ -169,6 +183,28 @@ class PortTransaction:
 
     def abort(self) -> None:
         self._send(Op("abort", tx=self.tx))
+
+
+def _send_op(store: PortStore, op: Op, from_step: int | None = None) -> Any:
+    """Send `op` as its trace step; its result."""
+    step = _step(op)
+    if from_step is not None:
+        step["from_step"] = from_step
+    return store.send(step)
+
+
+def _step(op: Op) -> Step:
+    """The trace step of `op`; Inexpressible if a trace cannot say it."""
+    step = step_of(op, 0, {})
+    if step is None:
+        raise Inexpressible(f"{op}: a trace cannot express its arguments")
+    return step
+
+
+def _write(answer: dict[str, Any]) -> kv.Write:
+    """A write of a `changes` answer: key and value as hex (a removal's value is null)."""
+    value = None if answer["value"] is None else decode_hex(answer["value"])
+    return kv.Write(answer["slot"], decode_hex(answer["key"]), value, answer["removed"])
 
 
 def _value(answer: str | None, default: Any) -> Any:
