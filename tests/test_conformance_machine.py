@@ -15,8 +15,9 @@ from assemblage_kv_oracle.conformance.port import NAME
 from assemblage_kv_oracle.conformance.port_machine import PortSideBySide, search
 from assemblage_kv_oracle.conformance.proxy import error_class
 from assemblage_kv_oracle.conformance.session import run_trace
+from assemblage_kv_oracle.program import START
 from assemblage_kv_oracle.side_by_side import Divergence
-from assemblage_kv_oracle.trace_format import load
+from assemblage_kv_oracle.trace_format import HISTORY_FORMAT, format_of, load
 from assemblage_kv_oracle.traces import replay
 
 SEED = 2
@@ -50,13 +51,68 @@ def test_the_proxy_answers_as_the_store_does() -> None:
     both.proxy.end()
 
 
+def test_the_proxy_answers_history_as_the_store_does() -> None:
+    both = PortSideBySide(LocalPort())
+    for value, remove in ((1, False), (2, False), (None, True)):
+        both.clock.now += 10
+        tx = both.begin()
+        done = both.call(tx, "remove", 0, "a") if remove else both.call(tx, "insert", 0, "a", value)
+        assert done == ("ok", None) and both.call(tx, "commit") == ("ok", None)
+    first = START + 10
+    snapshot = both.at(first)
+    assert snapshot is not None
+    assert both.call(snapshot, "get", 0, "a") == ("ok", 1)
+    assert both.call(snapshot, "insert", 0, "b", 1) == ("ReadOnlyStore", None)
+    kind, feed = both.changes(first + 10, None)  # compared with the spec's, as Change objects
+    assert kind == "ok" and [change.timestamp for change in feed] == [first + 10, first + 20]
+    assert feed[1].writes == (kv.Write(0, "a", None, True),)
+    assert both.changes(0, feed[0].end)[1] == feed[1:]
+    assert both.changes(0, feed[0].end + 1)[0] == "InvalidArgument"
+    assert both.store_call("merge", keep_since=first + 10, keep_last=None) == ("ok", None)
+    both.check_log()
+    assert both.at(first) is None  # before the history mark: HistoryUnavailable on both
+    assert both.store_call("merge", keep_last=0)[0] == "InvalidArgument"
+    steps = [step for step in both.proxy.steps if step["op"] in ("at", "changes", "merge")]
+    assert steps[0] == {"op": "at", "tx": 3, "ms": first}
+    assert steps[1] == {"op": "changes", "since": first + 10, "after_offset": None}
+    assert {"op": "merge", "keep_since": first + 10} in steps
+    assert format_of(both.proxy.steps) == HISTORY_FORMAT
+    both.proxy.end()
+
+
+class WrongFeed(LocalPort):
+    """The reference port, but every change of the feed says its writes were removals."""
+
+    def ask(self, request: dict[str, object]) -> tuple[str | None, object]:
+        error, result = super().ask(request)
+        if request["op"] == "changes" and isinstance(result, list):
+            for change in result:
+                change["writes"] = [{**w, "value": None, "removed": True} for w in change["writes"]]
+        return error, result
+
+
+def test_a_change_feed_that_differs_from_the_specs_diverges() -> None:
+    both = PortSideBySide(WrongFeed())
+    tx = both.begin()
+    both.call(tx, "insert", 0, "a", 1)
+    both.call(tx, "commit")
+    with pytest.raises(Divergence, match=r"changes\(0, None\): store answered"):
+        both.changes(0, None)
+    both.proxy.end()
+
+
 def test_an_argument_no_trace_can_express_is_refused_by_the_spec_alone() -> None:
     both = PortSideBySide(LocalPort())
     tx = both.begin()
     sent = len(both.proxy.steps)
     assert both.call(tx, "insert", None, "a", 1) == ("InvalidArgument", None)
     assert both.call(tx, "get", 0, object()) == ("InvalidArgument", None)
-    assert len(both.proxy.steps) == sent  # neither was sent to the port
+    assert both.at("now") is None  # type: ignore[arg-type]  # refused by the spec alone
+    assert both.changes(0.5, None) == ("InvalidArgument", None)  # type: ignore[arg-type]
+    assert both.store_call("merge", keep_last=1.5) == ("InvalidArgument", None)
+    assert len(both.proxy.steps) == sent  # none of them was sent to the port
+    assert both.call(both.begin(), "last_updated") == ("ok", None)
+    assert both.proxy.steps[-2] == {"op": "begin", "tx": 1}  # the refused `at` spent no id
     both.proxy.end()
 
 
@@ -106,6 +162,7 @@ def test_a_planted_bug_fails_with_a_shrunk_trace(tmp_path: Path, bug: str) -> No
     trace = load(written)
     last, most = SHRUNK[bug]
     assert trace["steps"][-1]["op"] == last and len(trace["steps"]) <= most, trace["steps"]
+    assert bug != "at_misses_its_moment" or trace["format"] == HISTORY_FORMAT
     assert f"rerun: python -m assemblage_kv_oracle.conformance traces --port '{port}' " in (
         found.stdout
     )
