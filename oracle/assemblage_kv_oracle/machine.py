@@ -93,7 +93,7 @@ class StoreMachine(RuleBasedStateMachine):
         self.recent: list[tuple[int, Any]] = []
 
     def side_by_side(self) -> SideBySide:
-        """The store and the spec this machine drives (a port's, in conformance/machine.py)."""
+        """The store and the spec this machine drives (a port's, in conformance/port_machine.py)."""
         return SideBySide(self.storage_opener())
 
     def storage_opener(self) -> Callable[[], kv.Storage]:
