@@ -140,7 +140,7 @@ def chunked_walk(data: bytes, name: str) -> Walk:
     """The CLI's walk (`walk_log`) of `data`, collected in the same form."""
     intact: list[Intact] = []
     dropped: list[Dropped] = []
-    for item in walk_log(_reader(data), len(data)):
+    for item in walk_log(_reader(data), len(data), lambda done: None):
         if isinstance(item, Dropped):
             dropped.append(item)
             continue

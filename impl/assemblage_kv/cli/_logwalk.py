@@ -192,7 +192,7 @@ class _Window:
         self.base = keep_from
 
 
-def walk_log(read: Read, size: int, progress: Progress | None = None) -> Iterator[Found | Dropped]:
+def walk_log(read: Read, size: int, progress: Progress) -> Iterator[Found | Dropped]:
     """Every intact transaction of the log, and every dropped span with its reason, in
     log order."""
     window = _Window(read, size)
@@ -205,8 +205,7 @@ def walk_log(read: Read, size: int, progress: Progress | None = None) -> Iterato
         if isinstance(found, Intact):
             yield Found(found, window.data, window.base)
             pos = window.base + found.end
-            if progress is not None:
-                progress(pos)
+            progress(pos)
             continue
         # Only a transaction the log ends inside can be an unfinished append (a whole
         # one, or one with a damaged entry, is damage), and then the window holds it.
