@@ -24,11 +24,12 @@ from assemblage_kv.cli import _logwalk, main
 from assemblage_kv.cli._checking import Survey
 from assemblage_kv.cli._common import Output, parse_time, write_new_file
 from assemblage_kv.cli._jsonvalues import from_json, to_json
-from assemblage_kv.cli._logwalk import Intact, _first_intact, transaction_at, walk
+from assemblage_kv.cli._logwalk import _search
 from assemblage_kv.cli._progress import ProgressBar
 from assemblage_kv_oracle.strategies import damaged, store_files, values
 
 from doc_blocks import ROOT, Block, fenced_blocks
+from logwalk_reference import chunked_walk, first_intact, walk
 
 
 @given(values)
@@ -84,7 +85,7 @@ def test_walk_resumes_after_each_damaged_spot(tmp_path: Path) -> None:
     damaged = bytearray(data)
     for number in (1, 4):
         damaged[starts[number]] ^= 0xFF
-    result = walk(bytes(damaged), "damaged")
+    result = chunked_walk(bytes(damaged), "damaged")
     assert [t.start for t in result.intact] == [starts[0], starts[2], starts[3], starts[5]]
     assert [(gap.start, gap.end) for gap in result.dropped] == [
         (starts[1], starts[2]),
@@ -95,9 +96,9 @@ def test_walk_resumes_after_each_damaged_spot(tmp_path: Path) -> None:
 
 def test_walk_of_a_clean_and_of_a_torn_log(tmp_path: Path) -> None:
     data, starts = _log(tmp_path, 3)
-    clean = walk(data, "clean")
+    clean = chunked_walk(data, "clean")
     assert (len(clean.intact), clean.dropped, clean.opening.outcome) == (3, [], "clean")
-    torn = walk(data[:-3], "torn")
+    torn = chunked_walk(data[:-3], "torn")
     assert len(torn.intact) == 2 and torn.opening.outcome == "unfinished append"
     assert [(gap.start, gap.end) for gap in torn.dropped] == [(starts[2], len(data) - 3)]
 
@@ -120,7 +121,7 @@ def test_walk_of_a_log_whose_last_transaction_is_damaged(tmp_path: Path) -> None
     data, starts = _log(tmp_path, 3)
     damaged = bytearray(data)
     damaged[-1] ^= 0xFF  # the last CRC byte
-    result = walk(bytes(damaged), "damaged")
+    result = chunked_walk(bytes(damaged), "damaged")
     assert result.opening.outcome == "damaged tail" and result.opening.end == starts[2]
     assert len(result.intact) == 2
     assert [(gap.start, gap.end) for gap in result.dropped] == [(starts[2], len(data))]
@@ -147,17 +148,9 @@ def test_long_commands_draw_a_bar_on_a_terminal_only(command: str, tmp_path: Pat
 def test_the_fast_search_for_an_intact_transaction_is_the_plain_one(
     data: bytes, begin: int
 ) -> None:
-    """`_first_intact` (memoised runs, CRCs compared in linear time) answers as trying
-    every offset in turn would."""
-    plain = next(
-        (
-            start
-            for start in range(begin, len(data))
-            if isinstance(transaction_at(data, start), Intact)
-        ),
-        None,
-    )
-    assert _first_intact(data, begin) == plain
+    """The walk's search after damage (memoised runs, CRCs compared in linear time)
+    answers as trying every offset in turn does, on a whole log."""
+    assert _search(data, begin, whole=True)[0] == first_intact(data, begin)
 
 
 def test_resuming_after_a_long_transaction_whose_first_header_is_damaged(
@@ -178,7 +171,7 @@ def test_resuming_after_a_long_transaction_whose_first_header_is_damaged(
     data = bytearray(path.read_bytes())
     assert last - damage > 4096
     data[damage] ^= 0xFF
-    result = walk(bytes(data), "damaged")
+    result = chunked_walk(bytes(data), "damaged")
     assert [t.start for t in result.intact] == [0, last]
     assert [(gap.start, gap.end) for gap in result.dropped] == [(damage, last)]
 
@@ -306,12 +299,13 @@ def test_a_walk_in_small_chunks_says_what_a_walk_of_the_whole_log_says(
     data: bytes, chunk: int
 ) -> None:
     """Whatever the window's size, the walk finds the same transactions and drops the
-    same spans for the same reasons; `check`'s opening, inferred from the walk where it
-    can be, is the store's own decision."""
+    same spans for the same reasons as the plain walk of the whole log; `check`'s
+    opening, inferred from the walk where it can be, is the store's own decision."""
     whole = walk(data, "log")
+    assert chunked_walk(data, "log") == whole
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_logwalk, "CHUNK", chunk)
-        assert walk(data, "log") == whole
+        assert chunked_walk(data, "log") == whole
         survey = Survey(lambda offset, length: data[offset : offset + length], len(data), "log")
         assert [
             found.raw() for found in survey.walk(Output(False, io.StringIO(), io.StringIO()))

@@ -66,16 +66,6 @@ class Opening:
 
 
 @attrs.frozen
-class Walk:
-    """A whole walk, collected: the form for a log held in memory."""
-
-    size: int
-    opening: Opening
-    intact: list[Intact]
-    dropped: list[Dropped]
-
-
-@attrs.frozen
 class Found:
     """An intact transaction met by `walk_log`; `intact`'s offsets are in `data`, a
     window of the log that starts at log offset `base`."""
@@ -167,15 +157,6 @@ def _cut_short(start: int) -> str:
     return f"the log ends inside the transaction that starts at offset {start}"
 
 
-def transaction_at(data: bytes, start: int) -> Intact | str:
-    """The intact transaction at `start` of the log `data`, or why there is none (what
-    tests/test_cli_parts.py holds the walk's search to)."""
-    found = _examine(data, start, 0)
-    if found is None:
-        return _cut_short(start)
-    return found if isinstance(found, Intact) else found.reason
-
-
 def _undecodable(data: bytes, start: int, end: int, what: str, base: int) -> str:
     try:
         msgpack.unpackb(data[start:end], raw=False, strict_map_key=False)
@@ -211,7 +192,7 @@ class _Window:
         self.base = keep_from
 
 
-def walk_log(read: Read, size: int, progress: Progress | None = None) -> Iterator[Found | Dropped]:
+def walk_log(read: Read, size: int, progress: Progress) -> Iterator[Found | Dropped]:
     """Every intact transaction of the log, and every dropped span with its reason, in
     log order."""
     window = _Window(read, size)
@@ -224,8 +205,7 @@ def walk_log(read: Read, size: int, progress: Progress | None = None) -> Iterato
         if isinstance(found, Intact):
             yield Found(found, window.data, window.base)
             pos = window.base + found.end
-            if progress is not None:
-                progress(pos)
+            progress(pos)
             continue
         # Only a transaction the log ends inside can be an unfinished append (a whole
         # one, or one with a damaged entry, is damage), and then the window holds it.
@@ -238,34 +218,6 @@ def walk_log(read: Read, size: int, progress: Progress | None = None) -> Iterato
         if resume is None:
             return
         pos = resume
-
-
-def walk(data: bytes, name: str, progress: Progress | None = None) -> Walk:
-    """The walk of a log held in memory, collected, with what opening it decides (the
-    form tests/test_cli_parts.py checks, in chunks of any size)."""
-
-    def read(offset: int, length: int) -> bytes:
-        return data[offset : offset + length]
-
-    intact: list[Intact] = []
-    dropped: list[Dropped] = []
-    for item in walk_log(read, len(data), progress):
-        if isinstance(item, Dropped):
-            dropped.append(item)
-        else:
-            shift = item.base
-            intact.append(
-                Intact(
-                    item.start,
-                    item.end,
-                    item.intact.timestamp,
-                    [
-                        (slot, key, offset + shift, length)
-                        for slot, key, offset, length in item.intact.entries
-                    ],
-                )
-            )
-    return Walk(len(data), opening(read, len(data), name), intact, dropped)
 
 
 def _framed_end(window: _Window, start: int) -> int | None:
@@ -314,12 +266,6 @@ def _first_intact_from(window: _Window, begin: int) -> int | None:
             return None
         begin = window.base + (len(window.data) if unresolved is None else unresolved)
         window.extend(begin)
-
-
-def _first_intact(data: bytes, begin: int) -> int | None:
-    """The first offset from `begin` of the log `data` where an intact transaction
-    starts (the search on a whole log, as tests/test_cli_parts.py checks it)."""
-    return _search(data, begin, whole=True)[0]
 
 
 _NO_COMMIT = -1
