@@ -34,6 +34,7 @@ from ._format import (
     COMMIT_LENGTH,
     COMMIT_MARK,
     KV,
+    MALFORMED,
     TRUNCATED,
     commit_fields,
     parse_entry,
@@ -87,14 +88,21 @@ def _transaction_at(data: bytes, pos: int, base: int) -> tuple[int, list[Entry],
     return (_VALID, entries, cursor)
 
 
-class _Chains:
-    """Where the run of kv entries from each position ends: a commit entry's offset, or -1.
+NO_COMMIT = -1
+BEYOND = -2
+
+
+class Chains:
+    """Where the run of kv entries from each position ends: a commit entry's offset,
+    NO_COMMIT, or BEYOND (a run cut off by the end of `data` when `data` is only part
+    of the log, `whole=False`: the CLI's chunked walk must read on to know).
 
     Memoised, so following the runs from every position of a buffer is linear.
     """
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, *, whole: bool = True) -> None:
         self._data = data
+        self._cut = NO_COMMIT if whole else BEYOND
         self._commit: dict[int, int] = {}
 
     def commit_after(self, pos: int) -> int:
@@ -103,7 +111,8 @@ class _Chains:
         while cursor not in self._commit:
             kind, _, _, end = parse_entry(self._data, cursor)
             if kind != KV:
-                self._commit[cursor] = cursor if kind == COMMIT else -1
+                ending = NO_COMMIT if kind == MALFORMED else self._cut
+                self._commit[cursor] = cursor if kind == COMMIT else ending
                 break
             path.append(cursor)
             cursor = end
@@ -130,7 +139,7 @@ def _valid_transaction_after(data: bytes) -> bool:
         found = data.find(COMMIT_MARK, found + 1)
     if not commits:
         return False
-    chains = _Chains(data)
+    chains = Chains(data)
     view = memoryview(data)
     budget = 4 * len(data)
     for previous in commits:

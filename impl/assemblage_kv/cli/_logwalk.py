@@ -24,7 +24,7 @@ import msgpack
 from .._crc import _DIRECT, _SpanChecker
 from .._errors import CorruptStore, NotAStore
 from .._format import COMMIT, KV, MALFORMED, TRUNCATED, commit_fields, parse_entry
-from .._recovery import _ENTRY_HEADS, CHUNK, Entry, Read, _unfinished_append, scan
+from .._recovery import _ENTRY_HEADS, BEYOND, CHUNK, Chains, Entry, Read, _unfinished_append, scan
 
 Progress = Callable[[int], None]
 """Told how many bytes of the log have been looked at so far."""
@@ -268,37 +268,6 @@ def _first_intact_from(window: _Window, begin: int) -> int | None:
         window.extend(begin)
 
 
-_NO_COMMIT = -1
-_BEYOND = -2
-
-
-class _Runs:
-    """Where the run of kv entries from each position of `data` ends: a commit entry's
-    offset, _NO_COMMIT, or _BEYOND (it goes on past `data`, which is not the whole log).
-    Memoised, so following the runs from every position is linear."""
-
-    def __init__(self, data: bytes, *, whole: bool) -> None:
-        self._data = data
-        self._cut = _NO_COMMIT if whole else _BEYOND
-        self._commit: dict[int, int] = {}
-
-    def commit_after(self, pos: int) -> int:
-        path = []
-        cursor = pos
-        while cursor not in self._commit:
-            kind, _, _, end = parse_entry(self._data, cursor)
-            if kind != KV:
-                ending = _NO_COMMIT if kind == MALFORMED else self._cut
-                self._commit[cursor] = cursor if kind == COMMIT else ending
-                break
-            path.append(cursor)
-            cursor = end
-        commit = self._commit[cursor]
-        for start in path:
-            self._commit[start] = commit
-        return commit
-
-
 def _search(data: bytes, begin: int, *, whole: bool) -> tuple[int | None, int | None]:
     """(the first offset from `begin` where an intact transaction starts, None) if
     `data` shows one; else (None, the first offset whose run goes past `data`, where
@@ -309,13 +278,13 @@ def _search(data: bytes, begin: int, *, whole: bool) -> tuple[int | None, int | 
     such span is compared in linear total time, so one huge damaged transaction does
     not make this quadratic in its entries.
     """
-    runs = _Runs(data, whole=whole)
+    runs = Chains(data, whole=whole)
     spans = []
     unresolved = None
     for match in _ENTRY_HEADS.finditer(data, begin):
         start = match.start()
         commit = runs.commit_after(start)
-        if commit == _BEYOND:
+        if commit == BEYOND:
             unresolved = start
             break
         if commit >= 0:
