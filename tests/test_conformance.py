@@ -153,19 +153,29 @@ def test_a_planted_bug_fails_with_a_shrunk_trace(tmp_path: Path, bug: str) -> No
     assert found.returncode == 1, found.stdout + found.stderr
     assert found.stdout.startswith("MISMATCH a random program (seed 1, run ")
     written = out / "explore-1.json"
+    trace, rerun = shrunk_and_failing(found, written, port, bug, tmp_path)
+    assert replay(trace, "model") is None
+    assert rerun.startswith(f"MISMATCH explore-1 ({NAME}), step {len(trace['steps']) - 1}")
+    assert run("traces", str(written)).returncode == 0  # the store as it is
+
+
+def shrunk_and_failing(
+    found: subprocess.CompletedProcess[str], written: Path, port: str, bug: str, tmp_path: Path
+) -> tuple[Trace, str]:
+    """The trace a runner wrote for `bug`, and what rerunning it on the buggy port
+    printed: it is shrunk (SHRUNK), its rerun command was printed, the store replays it
+    (it states the spec's answers) and the buggy port fails it."""
     trace = load(written)
     last, most = SHRUNK[bug]
     assert trace["steps"][-1]["op"] == last and len(trace["steps"]) <= most, trace["steps"]
     assert f"rerun: python -m assemblage_kv_oracle.conformance traces --port '{port}' " in (
         found.stdout
     )
-    # The trace states the spec's answers: the store and the spec replay it; the bug not.
     assert replay(trace, "implementation") is None
-    assert replay(trace, "model") is None
     rerun = run("traces", "--port", port, str(written), "--out", str(tmp_path / "again"))
     assert rerun.returncode == 1
-    assert rerun.stdout.startswith(f"MISMATCH explore-1 ({NAME}), step {len(trace['steps']) - 1}")
-    assert run("traces", str(written)).returncode == 0  # the store as it is
+    assert rerun.stdout.startswith(f"MISMATCH {written.stem} ({NAME}), step ")
+    return trace, rerun.stdout
 
 
 @pytest.mark.needs_subprocess
