@@ -15,7 +15,8 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -143,13 +144,21 @@ def _traces(port: Port, command: str, paths: list[str], out: Path, shrinking: in
     return 1 if failures else 0
 
 
-def _explore(port: Port, command: str, seed: int, examples: int, out: Path) -> int:
+@contextmanager
+def _needing_hypothesis(command: str) -> Iterator[None]:
+    """Around the import of a command that draws with Hypothesis, which the runner's
+    own install may lack: a missing Hypothesis is one line saying how to get it."""
     try:
-        from assemblage_kv_oracle.conformance.explore import search
+        yield
     except ModuleNotFoundError as missing:
         if missing.name != "hypothesis":
             raise
-        raise TraceError("explore needs Hypothesis: pip install 'assemblage-kv[fuzz]'") from None
+        raise TraceError(f"{command} needs Hypothesis: pip install 'assemblage-kv[fuzz]'") from None
+
+
+def _explore(port: Port, command: str, seed: int, examples: int, out: Path) -> int:
+    with _needing_hypothesis("explore"):
+        from assemblage_kv_oracle.conformance.explore import search
     prober = Prober(port, _progress("explore"))
     case = search(prober, seed, examples)
     if case is None:
@@ -165,12 +174,8 @@ def _explore(port: Port, command: str, seed: int, examples: int, out: Path) -> i
 
 
 def _machine(port: Port, command: str, seed: int, examples: int, out: Path) -> int:
-    try:
+    with _needing_hypothesis("machine"):
         from assemblage_kv_oracle.conformance.port_machine import search
-    except ModuleNotFoundError as missing:
-        if missing.name != "hypothesis":
-            raise
-        raise TraceError("machine needs Hypothesis: pip install 'assemblage-kv[fuzz]'") from None
     found = search(port, seed, examples)
     if found is None:
         print(f"ran the state machine {examples} times (seed {seed}) on {port.name}: "
